@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/**
+ * The admin's contract (DESIGN §3). Every object is strict: unknown fields are rejected so a
+ * typo in a definition is an error, never a silently ignored setting.
+ */
+
+const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, "-" and "_" only, starting with a letter or digit');
+
+/** A reference to a secret (a Key Vault secret name); never the secret itself. */
+export const SecretRef = z
+  .string()
+  .min(1)
+  .max(127)
+  .regex(/^[A-Za-z0-9-]+$/, 'a Key Vault secret name: letters, digits and "-"');
+
+/** SQL identifiers are validated against the introspected schema later; here only their shape. */
+export const SqlIdentifier = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((s) => !/[\u0000]/.test(s), 'must not contain NUL');
+
+export const TlsOptions = z
+  .object({
+    enabled: z.boolean().default(true),
+    rejectUnauthorized: z.boolean().default(true),
+    serverName: z.string().optional(),
+  })
+  .strict();
+
+export const SourceConnectionInput = z
+  .object({
+    id,
+    engine: z.enum(['postgres', 'sqlserver']),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).optional(),
+    database: z.string().min(1).max(128),
+    user: z.string().min(1).max(128),
+    secretRef: SecretRef,
+    tls: TlsOptions.optional(),
+    options: z
+      .object({
+        connectTimeoutMs: z.number().int().min(100).max(120000).optional(),
+        poolMax: z.number().int().min(1).max(100).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type SourceConnection = z.infer<typeof SourceConnectionInput>;
+
+export const SharePointConnectionInput = z
+  .object({
+    id,
+    tenantId: z.string().min(1).max(64),
+    clientId: z.string().min(1).max(64),
+    auth: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('managedIdentity') }).strict(),
+      z.object({ kind: z.literal('clientSecret'), secretRef: SecretRef }).strict(),
+      z.object({ kind: z.literal('certificate'), secretRef: SecretRef }).strict(),
+    ]),
+    defaultSiteId: z.string().min(1).max(512).optional(),
+  })
+  .strict();
+export type SharePointConnection = z.infer<typeof SharePointConnectionInput>;
+
+export const FilterOp = z.enum(['eq', 'ne', 'in', 'lt', 'lte', 'gt', 'gte', 'between', 'isNull', 'startsWith']);
+export type FilterOp = z.infer<typeof FilterOp>;
+
+const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const ShardRule = z
+  .object({
+    when: z.object({ column: SqlIdentifier, op: FilterOp, value: z.union([Scalar, z.array(Scalar)]).optional() }).strict(),
+    list: z.string().min(1).max(255),
+  })
+  .strict();
+
+export const Sharding = z.discriminatedUnion('strategy', [
+  z.object({ strategy: z.literal('none'), list: z.string().min(1).max(255) }).strict(),
+  z.object({ strategy: z.literal('rules'), rules: z.array(ShardRule).min(1), default: z.string().min(1).max(255) }).strict(),
+  z
+    .object({
+      strategy: z.literal('date'),
+      column: SqlIdentifier,
+      period: z.enum(['year', 'quarter', 'month']),
+      listTemplate: z.string().min(1).max(200).refine((t) => t.includes('{yyyy}'), 'must contain {yyyy}'),
+      nullList: z.string().min(1).max(255).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      strategy: z.literal('hash'),
+      buckets: z.number().int().min(1).max(1000),
+      listTemplate: z.string().min(1).max(200).refine((t) => t.includes('{n}'), 'must contain {n}'),
+    })
+    .strict(),
+]);
+export type Sharding = z.infer<typeof Sharding>;
+
+export const FieldMapping = z
+  .object({
+    source: SqlIdentifier,
+    target: z.string().min(1).max(255).optional(),
+    type: z.enum(['text', 'note', 'number', 'currency', 'boolean', 'dateTime', 'dateOnly', 'choice']).optional(),
+  })
+  .strict();
+export type FieldMapping = z.infer<typeof FieldMapping>;
+
+export const CursorSpec = z
+  .object({
+    kind: z.enum(['timestamp', 'rowversion', 'integer', 'full']),
+    column: SqlIdentifier.optional(),
+    lookbackSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.kind !== 'full' && !c.column) ctx.addIssue({ code: 'custom', path: ['column'], message: `cursor kind '${c.kind}' needs a column` });
+  });
+
+export const DeletesSpec = z
+  .object({
+    mode: z.enum(['none', 'softDelete', 'reconcile']),
+    column: SqlIdentifier.optional(),
+    value: Scalar.optional(),
+    everyRuns: z.number().int().min(1).max(10000).optional(),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.mode === 'softDelete' && !d.column) ctx.addIssue({ code: 'custom', path: ['column'], message: 'softDelete needs a column' });
+  });
+
+export const SyncDefinitionInput = z
+  .object({
+    id,
+    displayName: z.string().max(200).optional(),
+    enabled: z.boolean().default(true),
+    sources: z
+      .array(z.object({ connectionId: id, role: z.enum(['primary', 'secondary']), priority: z.number().int().min(0).max(1000).default(0) }).strict())
+      .min(1)
+      .superRefine((s, ctx) => {
+        const primaries = s.filter((x) => x.role === 'primary').length;
+        if (primaries !== 1) ctx.addIssue({ code: 'custom', message: `exactly one primary source is required, found ${primaries}` });
+        const ids = new Set(s.map((x) => x.connectionId));
+        if (ids.size !== s.length) ctx.addIssue({ code: 'custom', message: 'a source connection appears twice' });
+      }),
+    table: z.object({ schema: SqlIdentifier, name: SqlIdentifier }).strict(),
+    key: z.array(SqlIdentifier).min(1).optional(),
+    fields: z.array(FieldMapping).min(1),
+    title: SqlIdentifier.optional(),
+    cursor: CursorSpec,
+    deletes: DeletesSpec.default({ mode: 'none' }),
+    target: z.object({ connectionId: id, siteId: z.string().min(1).max(512), autoProvision: z.boolean().default(true) }).strict(),
+    sharding: Sharding,
+    schedule: z.string().max(120).nullable().default(null),
+    maxRowsPerRun: z.number().int().min(1).max(1_000_000).default(50_000),
+    maxAttempts: z.number().int().min(1).max(100).default(5),
+    autoFailover: z.object({ enabled: z.boolean(), afterFailures: z.number().int().min(1).max(100).default(3) }).strict().optional(),
+  })
+  .strict();
+export type SyncDefinitionInput = z.input<typeof SyncDefinitionInput>;
+export type SyncDefinition = z.output<typeof SyncDefinitionInput>;

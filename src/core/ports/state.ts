@@ -1,0 +1,198 @@
+import type { SharePointConnection, SourceConnection, SyncDefinition } from '../definitions';
+
+/**
+ * The state store (DESIGN §4, §5): configuration, the ledger, cursors, runs, failures, moves,
+ * leases, schedule bookkeeping and drift reports. Two first-class adapters implement it (Azure
+ * Table Storage and SQL) and one contract suite tests both.
+ *
+ * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
+ * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`.
+ */
+
+export interface Versioned {
+  /** Opaque optimistic-concurrency token (ETag or row version). */
+  etag?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export type StoredSource = SourceConnection & Versioned;
+export type StoredSharePoint = SharePointConnection & Versioned;
+
+export interface StoredDefinition extends Versioned {
+  definition: SyncDefinition;
+  /** Increments whenever the field mapping changes; cursors taken under an older one force a rescan. */
+  mappingVersion: number;
+  /** The source connection currently bound (primary unless failed over). */
+  activeSourceId: string;
+  /** Resolved mapping chosen at provisioning (JSON, adapter-agnostic). */
+  mapping?: unknown;
+  /** Schema snapshot taken at validation/provisioning (JSON). */
+  schemaSnapshot?: unknown;
+  /** Lists provisioned per shard name: shard list display name → list id. */
+  lists?: Record<string, string>;
+}
+
+export type LedgerState = 'pending' | 'synced' | 'moving' | 'deleted';
+
+export interface LedgerEntry {
+  definitionId: string;
+  identityHash: string;
+  listId: string;
+  /** Null while a create is pending and its item id is not yet known. */
+  itemId: string | null;
+  contentHash: string;
+  state: LedgerState;
+  movedFrom?: { listId: string; itemId: string } | null;
+  createdAt?: string;
+  updatedAt?: string;
+  etag?: string;
+}
+
+export interface CursorRecord {
+  definitionId: string;
+  sourceId: string;
+  /** Serialised cursor position (JSON string), null = from the beginning. */
+  position: string | null;
+  mappingVersion: number;
+  updatedAt?: string;
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'refused';
+export type RunMode = 'incremental' | 'full' | 'dryRun';
+
+export interface RunCounts {
+  read: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  moved: number;
+  deleted: number;
+  failed: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  definitionId: string;
+  mode: RunMode;
+  trigger: 'schedule' | 'manual' | 'continuation' | 'retry';
+  status: RunStatus;
+  sourceId?: string;
+  startedAt: string;
+  finishedAt?: string | null;
+  highWater?: string | null;
+  counts: RunCounts;
+  batchesExpected: number;
+  batchesSettled: number;
+  error?: string | null;
+  /** Dry-run plan or other JSON detail. */
+  plan?: unknown;
+}
+
+export interface FailureRecord {
+  definitionId: string;
+  identityHash: string;
+  /** Key values of the row, so the planner can re-read it by key. */
+  key: unknown[];
+  attempts: number;
+  lastError: string;
+  lastRunId?: string;
+  quarantined: boolean;
+  firstFailedAt: string;
+  lastFailedAt: string;
+}
+
+export interface MoveRecord {
+  definitionId: string;
+  moveId: string;
+  identityHash: string;
+  from: { listId: string; itemId: string };
+  to: { listId: string; itemId: string };
+  runId?: string;
+  at: string;
+}
+
+export interface DriftReportRecord {
+  definitionId: string;
+  reportId: string;
+  createdAt: string;
+  status: 'running' | 'done' | 'failed';
+  /** Counts and findings (JSON). */
+  report: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque continuation; absent on the last page. */
+  next?: string;
+}
+
+export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected';
+
+export interface StateStore {
+  /** Creates tables / applies migrations. Idempotent. */
+  init(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // configuration
+  putSource(source: StoredSource, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredSource>;
+  getSource(id: string): Promise<StoredSource | null>;
+  listSources(): Promise<StoredSource[]>;
+  deleteSource(id: string): Promise<boolean>;
+
+  putSharePoint(conn: StoredSharePoint, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredSharePoint>;
+  getSharePoint(id: string): Promise<StoredSharePoint | null>;
+  listSharePoint(): Promise<StoredSharePoint[]>;
+  deleteSharePoint(id: string): Promise<boolean>;
+
+  putDefinition(def: StoredDefinition, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredDefinition>;
+  getDefinition(id: string): Promise<StoredDefinition | null>;
+  listDefinitions(): Promise<StoredDefinition[]>;
+  deleteDefinition(id: string): Promise<boolean>;
+
+  // ledger
+  getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
+  getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
+  /** Upserts entries; keeps the reverse (list, item) index in step; throws state_conflict if an item is claimed by another identity. */
+  putLedger(entries: LedgerEntry[]): Promise<void>;
+  deleteLedger(definitionId: string, identityHashes: string[]): Promise<void>;
+  /** Streams every entry of a definition (drift, reconcile). */
+  scanLedger(definitionId: string, pageSize?: number): AsyncIterable<LedgerEntry[]>;
+
+  // cursors
+  getCursor(definitionId: string, sourceId: string): Promise<CursorRecord | null>;
+  putCursor(cursor: CursorRecord): Promise<void>;
+
+  // runs
+  createRun(run: RunRecord): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | null>;
+  updateRun(runId: string, patch: Partial<Omit<RunRecord, 'runId' | 'definitionId'>>): Promise<RunRecord>;
+  /** Atomically adds to counters; returns the run after the increment. Never loses an increment under concurrency. */
+  incrementRun(runId: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<RunRecord>;
+  /** Newest first. */
+  listRuns(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<RunRecord>>;
+
+  // failures
+  putFailure(failure: FailureRecord): Promise<void>;
+  getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }): Promise<FailureRecord[]>;
+  deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
+
+  // moves
+  addMove(move: MoveRecord): Promise<void>;
+  listMoves(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<MoveRecord>>;
+
+  // leases: exactly one holder at a time; an expired lease can be taken over
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  // schedule bookkeeping: compare-and-set of the last enqueued slot
+  getLastSlot(definitionId: string): Promise<string | null>;
+  /** Sets the last slot only if it still equals `expected`; false if someone else moved it. */
+  casLastSlot(definitionId: string, expected: string | null, slot: string): Promise<boolean>;
+
+  // drift reports
+  putDriftReport(report: DriftReportRecord): Promise<void>;
+  getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null>;
+}
