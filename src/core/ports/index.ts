@@ -1,3 +1,4 @@
 export * from './bus';
 export * from './secrets';
 export * from './state';
+export * from './logger';

@@ -1,0 +1,69 @@
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { transientError } from '../../core/errors';
+import type { MessageBus, OutgoingMessage, QueueName } from '../../core/ports/bus';
+
+/**
+ * The local transport: Azure Storage queues (Azurite), pumped by the local host. Messages are
+ * JSON envelopes, base64-encoded as the Functions queue trigger expects by default, carrying
+ * the Service Bus properties (message id, session id) so the local pump can honour them.
+ */
+export interface QueueEnvelope {
+  body: unknown;
+  messageId?: string;
+  sessionId?: string;
+}
+
+export function encodeEnvelope(envelope: QueueEnvelope): string {
+  return Buffer.from(JSON.stringify(envelope), 'utf8').toString('base64');
+}
+
+export function decodeEnvelope(text: string): QueueEnvelope {
+  const raw = /^[A-Za-z0-9+/=\s]+$/.test(text) ? Buffer.from(text, 'base64').toString('utf8') : text;
+  const parsed = JSON.parse(raw) as unknown;
+  if (parsed && typeof parsed === 'object' && 'body' in parsed) return parsed as QueueEnvelope;
+  return { body: parsed };
+}
+
+/** Storage queues cap a message at 64 KiB (base64 included). */
+export const STORAGE_QUEUE_MAX_BYTES = 64 * 1024;
+
+export class StorageQueueBus implements MessageBus {
+  private readonly service: QueueServiceClient;
+  private readonly ready = new Map<string, Promise<QueueClient>>();
+
+  constructor(connectionString: string) {
+    this.service = QueueServiceClient.fromConnectionString(connectionString);
+  }
+
+  queue(name: string): Promise<QueueClient> {
+    let client = this.ready.get(name);
+    if (!client) {
+      const queue = this.service.getQueueClient(name);
+      client = queue.createIfNotExists().then(() => queue);
+      client.catch(() => this.ready.delete(name));
+      this.ready.set(name, client);
+    }
+    return client;
+  }
+
+  async send(queueName: QueueName, messages: OutgoingMessage[]): Promise<void> {
+    const queue = await this.queue(queueName);
+    try {
+      await Promise.all(
+        messages.map((m) => {
+          const text = encodeEnvelope({ body: m.body, messageId: m.messageId, sessionId: m.sessionId });
+          const delay = m.notBefore ? Math.max(0, Math.ceil((m.notBefore.getTime() - Date.now()) / 1000)) : 0;
+          return queue.sendMessage(text, { visibilityTimeout: delay, messageTimeToLive: -1 });
+        }),
+      );
+    } catch (error) {
+      throw transientError('bus', 'send_failed', `could not send to queue ${queueName}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.service.getProperties();
+  }
+
+  async close(): Promise<void> {}
+}

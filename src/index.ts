@@ -1,0 +1,30 @@
+import { app } from '@azure/functions';
+import { config } from './config';
+import { functionTable } from './functions';
+
+/**
+ * The Azure Functions entry point: registers the function table with the v4 programming model.
+ * Settings are validated here, at start, so a bad setting stops the host with its name.
+ */
+config();
+
+app.setup({ enableHttpStream: false });
+
+for (const fn of functionTable) {
+  switch (fn.kind) {
+    case 'http':
+      app.http(fn.name, { methods: fn.methods, route: fn.route, authLevel: fn.authLevel, handler: fn.handler });
+      break;
+    case 'timer':
+      app.timer(fn.name, { schedule: fn.schedule, runOnStartup: fn.runOnStartup ?? false, handler: fn.handler });
+      break;
+    case 'queue':
+      app.serviceBusQueue(fn.name, {
+        connection: 'ServiceBusConnection',
+        queueName: fn.queueName,
+        isSessionsEnabled: fn.sessions ?? false,
+        handler: fn.handler,
+      });
+      break;
+  }
+}

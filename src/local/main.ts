@@ -1,0 +1,102 @@
+import path from 'node:path';
+import { ConfigurationError, loadConfig, resetConfigForTests } from '../config';
+import { startGraphEmulator } from '../emulator';
+import { functionTable } from '../functions';
+import { LocalHost, PortInUseError } from './host';
+import { isPortOpen, startAzurite, startPostgres, type RunningService } from './services';
+import { loadLocalSettings, queueOptionsFromHostJson } from './settings';
+
+/**
+ * `npm start`: Azurite (tables + queues), the Graph emulator, a demo PostgreSQL, and the
+ * function table served on http://localhost:7071/api, all stopped cleanly by Ctrl-C.
+ */
+async function main(): Promise<void> {
+  const root = process.cwd();
+  const stateDir = path.join(root, '.local');
+  const { values, source } = loadLocalSettings(root);
+  const httpPort = Number(process.env.LOCAL_HTTP_PORT ?? 7071);
+  const running: RunningService[] = [];
+  const stopAll = async () => {
+    for (const s of running.reverse()) await s.stop().catch(() => undefined);
+  };
+  const say = (text: string) => console.log(text);
+
+  if (await isPortOpen(httpPort)) throw new PortInUseError(httpPort);
+
+  if (!values.AzureWebJobsStorage || values.AzureWebJobsStorage === 'UseDevelopmentStorage=true') {
+    const azurite = await startAzurite({ location: path.join(stateDir, 'azurite') });
+    running.push(azurite);
+    values.AzureWebJobsStorage = azurite.connectionString;
+    say(`azurite      tables :${azurite.tablePort}  queues :${azurite.queuePort}  (data in .local/azurite)`);
+  }
+
+  const graphUrl = new URL(values.GRAPH_BASE_URL ?? 'http://127.0.0.1:7072');
+  if (['127.0.0.1', 'localhost'].includes(graphUrl.hostname)) {
+    const port = Number(graphUrl.port || 80);
+    if (await isPortOpen(port)) throw new PortInUseError(port);
+    const emulator = await startGraphEmulator({
+      port,
+      budgetRuPerMinute: Number(values.GRAPH_BUDGET_RU_PER_MINUTE ?? 1250),
+      snapshotPath: path.join(stateDir, 'graph-emulator.json'),
+    });
+    running.push({ stop: () => emulator.close() });
+    say(`graph        ${emulator.url}  (SharePoint emulator; inspect at /_emulator/lists)`);
+  }
+
+  if (values.LOCAL_DEMO_DATABASE !== 'false') {
+    const pg = await startPostgres({ database: 'postgres', dataDir: path.join(stateDir, 'pglite') });
+    running.push(pg);
+    values.LOCAL_DEMO_PG_URL = pg.url;
+    say(`postgres     ${pg.url.replace(/\/\/[^@]*@/, '//')}  (${pg.kind === 'pglite' ? 'PGlite demo database' : 'local PostgreSQL'})`);
+  }
+
+  for (const [k, v] of Object.entries(values)) process.env[k] = v;
+  let cfg;
+  try {
+    cfg = loadConfig(process.env);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  resetConfigForTests(cfg);
+
+  const host = new LocalHost({
+    functions: functionTable,
+    port: httpPort,
+    storageConnectionString: values.AzureWebJobsStorage,
+    functionKey: cfg.LOCAL_FUNCTION_KEY,
+    queues: queueOptionsFromHostJson(root),
+    env: process.env,
+  });
+  try {
+    await host.start();
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  running.push({ stop: () => host.stop() });
+  say(`settings     ${source} (environment overrides)`);
+  say(`functions    ${functionTable.map((f) => `${f.name} (${f.kind})`).join(', ')}`);
+  say(`\nManagement API: ${host.url.replace('127.0.0.1', 'localhost')}/api   (try: curl -s localhost:${httpPort}/api/health)`);
+  say('Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n${signal}: stopping…`);
+    await stopAll();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigurationError || error instanceof PortInUseError) {
+    console.error(`Cannot start: ${error.message}`);
+  } else {
+    console.error(`Cannot start: ${(error as Error).message}`);
+  }
+  process.exit(1);
+});
