@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Identity and content hashing (DESIGN §4). Key values are normalised so that the same row
+ * always yields the same identity whatever driver or type round-trip produced the values.
+ */
+
+export type KeyHint = 'decimal' | 'uuid' | 'text' | 'other';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** Canonical decimal text: no exponent, no trailing fractional zeros, no "-0". */
+export function canonicalDecimal(text: string): string {
+  let t = text.trim();
+  if (/e/i.test(t)) {
+    const n = Number(t);
+    if (!Number.isFinite(n)) throw new Error(`'${text}' is not a finite number`);
+    t = n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+  }
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(t);
+  if (!m) throw new Error(`'${text}' is not a decimal number`);
+  const sign = m[1] === '-' ? '-' : '';
+  const whole = (m[2] ?? '').replace(/^0+(?=\d)/, '') || '0';
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  const body = fraction ? `${whole}.${fraction}` : whole;
+  return body === '0' ? '0' : sign + body;
+}
+
+export function normaliseKeyValue(value: unknown, hint: KeyHint = 'other'): string | boolean | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value.toString(10);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`key value ${value} is not finite`);
+    return Number.isInteger(value) ? value.toFixed(0) : canonicalDecimal(String(value));
+  }
+  if (typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
+  if (typeof value === 'string') {
+    if (hint === 'decimal') return canonicalDecimal(value);
+    if (hint === 'uuid') return value.toLowerCase();
+    return value.normalize('NFC');
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 of the JSON array of normalised key values: the row's identity, and its SyncKey. */
+export function identityHash(keyValues: unknown[], hints: KeyHint[] = []): string {
+  return sha256(JSON.stringify(keyValues.map((v, i) => normaliseKeyValue(v, hints[i] ?? 'other'))));
+}
+
+/** JSON with object keys sorted, so equal content gives equal text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value as Record<string, unknown>).sort();
+  return `{${keys
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    .join(',')}}`;
+}
+
+/** SHA-256 of the canonical JSON of the mapped target fields: equal hash → no write. */
+export function contentHash(fields: Record<string, unknown>): string {
+  return sha256(canonicalJson(fields));
+}
