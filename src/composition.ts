@@ -1,8 +1,20 @@
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { StorageQueueBus } from './adapters/bus/storage-queue-bus';
 import { ServiceBusBus } from './adapters/bus/service-bus';
+import { createSecrets } from './adapters/secrets';
+import { createGraphListTarget } from './adapters/sharepoint/graph-list-target';
+import { createSourceDatabase } from './adapters/source';
+import { PostgresStateStore } from './adapters/state/sql-store';
+import { TableStateStore } from './adapters/state/table-store';
 import { config, type Config } from './config';
+import { notFound } from './core/errors';
 import type { MessageBus } from './core/ports/bus';
+import type { ListTarget } from './core/ports/list-target';
+import { silentLogger, type Logger } from './core/ports/logger';
+import type { Secrets } from './core/ports/secrets';
+import type { SourceDatabase } from './core/ports/source';
+import type { StateStore } from './core/ports/state';
+import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/deps';
 import type { Probe } from './sync/health';
 
 /**
@@ -14,6 +26,11 @@ export interface Services {
   version: string;
   credential(): TokenCredential;
   bus(): MessageBus;
+  secrets(): Secrets;
+  /** Initialised (tables / migrations) on first use. */
+  state(): Promise<StateStore>;
+  source(connectionId: string): Promise<SourceDatabase>;
+  target(connectionId: string): Promise<ListTarget>;
   probes(): Record<string, Probe>;
 }
 
@@ -41,6 +58,20 @@ function once<T>(make: () => T): () => T {
   };
 }
 
+function createStateStore(cfg: Config, credential: () => TokenCredential): StateStore {
+  switch (cfg.STATE_STORE) {
+    case 'table':
+      return cfg.AzureWebJobsStorage && cfg.AzureWebJobsStorage !== 'UseDevelopmentStorage=true'
+        ? new TableStateStore({ connectionString: cfg.AzureWebJobsStorage, tablePrefix: cfg.STATE_TABLE_PREFIX })
+        : new TableStateStore({ accountUrl: `https://${cfg.AzureWebJobsStorage__accountName}.table.core.windows.net`, credential: credential(), tablePrefix: cfg.STATE_TABLE_PREFIX });
+    case 'postgres':
+      return new PostgresStateStore({ url: cfg.STATE_SQL_URL, schema: cfg.STATE_SQL_SCHEMA });
+    case 'sqlserver':
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return new (require('./adapters/state/mssql-store').SqlServerStateStore)({ url: cfg.STATE_SQL_URL, schema: cfg.STATE_SQL_SCHEMA });
+  }
+}
+
 export function createServices(cfg: Config): Services {
   const credential = once<TokenCredential>(() => new DefaultAzureCredential());
   const bus = once<MessageBus>(() => {
@@ -48,18 +79,64 @@ export function createServices(cfg: Config): Services {
     if (cfg.ServiceBusConnection) return new ServiceBusBus({ connectionString: cfg.ServiceBusConnection });
     return new ServiceBusBus({ fullyQualifiedNamespace: cfg.ServiceBusConnection__fullyQualifiedNamespace!, credential: credential() });
   });
+  const secrets = once(() => createSecrets({ keyVaultUri: cfg.KEY_VAULT_URI, credential: cfg.KEY_VAULT_URI ? credential() : undefined }));
+  const state = once(async () => {
+    const store = createStateStore(cfg, credential);
+    await store.init();
+    return store;
+  });
+  const targets = new Map<string, Promise<ListTarget>>();
   const s: Services = {
     config: cfg,
     version: process.env.npm_package_version ?? '1.0.0',
     credential,
     bus,
+    secrets,
+    state,
+    async source(connectionId) {
+      const conn = await (await state()).getSource(connectionId);
+      if (!conn) throw notFound('sources', 'source connection', connectionId);
+      const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
+      return createSourceDatabase(record, secrets());
+    },
+    async target(connectionId) {
+      const conn = await (await state()).getSharePoint(connectionId);
+      if (!conn) throw notFound('sharepoint', 'SharePoint connection', connectionId);
+      const key = `${connectionId}:${conn.etag ?? conn.updatedAt ?? ''}`;
+      let target = targets.get(key);
+      if (!target) {
+        const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
+        target = createGraphListTarget(record, secrets(), cfg);
+        target.catch(() => targets.delete(key));
+        targets.set(key, target);
+      }
+      return target;
+    },
     probes: () => ({
       config: async () => undefined,
+      stateStore: async () => (await state()).ping(),
       queues: () => bus().ping(),
       graph: () => pingGraph(cfg.GRAPH_BASE_URL),
     }),
   };
   return s;
+}
+
+/** The use cases' view of the services. */
+export async function syncDeps(log: Logger = silentLogger, s: Services = services()): Promise<SyncDeps> {
+  return {
+    state: await s.state(),
+    bus: s.bus(),
+    source: (id) => s.source(id),
+    target: (id) => s.target(id),
+    log,
+    now: () => new Date(),
+    settings: {
+      ...DEFAULT_SYNC_SETTINGS,
+      // Storage queues (local host) take 64 KiB per message, base64 included.
+      messageMaxBytes: s.config.QUEUE_TRANSPORT === 'storage' ? Math.min(s.config.MESSAGE_MAX_BYTES, 45_000) : s.config.MESSAGE_MAX_BYTES,
+    },
+  };
 }
 
 /** Any HTTP answer (even 401 without a token) proves the Graph endpoint is reachable. */

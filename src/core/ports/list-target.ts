@@ -5,7 +5,7 @@
  * Errors: whole-call failures throw `SyncError` (`config` for 400/401/403/404 and list-view
  * threshold refusals, `transient` for 408/429/5xx/network once retries are spent). `writeItems`
  * never throws for an HTTP failure: every op gets its own `WriteResult`, so one bad row never
- * hides the fate of the others.
+ * hides the fate of the others. It throws only when no request can be sent at all (no token).
  */
 
 /**
@@ -108,7 +108,11 @@ export type WriteResult =
       ok: true;
       itemId: string;
       eTag?: string;
-      /** A create found its item already there (an earlier attempt whose response was lost) and adopted it. */
+      /**
+       * A create found its item already there (an earlier attempt whose response was lost, or
+       * an earlier run) and adopted it. The create's fields have already been written onto the
+       * adopted item, so the outcome equals a create that went through; no second write needed.
+       */
       adopted?: boolean;
     }
   | {

@@ -1,0 +1,19 @@
+// The one identity the function app runs as. User-assigned, so that role assignments exist
+// before the app does and survive re-creating it.
+
+@description('Name of the user-assigned managed identity.')
+param name string
+
+param location string
+param tags object = {}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output name string = identity.name
+output clientId string = identity.properties.clientId
+output principalId string = identity.properties.principalId

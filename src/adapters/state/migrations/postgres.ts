@@ -1,0 +1,133 @@
+/**
+ * PostgreSQL state schema, as ordered migrations. `init()` applies the ones a database lacks,
+ * under an advisory lock, and records each in `<schema>.migrations`. Never edit a released
+ * migration: add the next version instead.
+ *
+ * `s` is the already-quoted schema identifier.
+ */
+export interface SqlMigration {
+  version: number;
+  name: string;
+  sql: (s: string) => string;
+}
+
+const configTable = (s: string, name: string) => `
+CREATE TABLE ${s}.${name} (
+  id          text PRIMARY KEY,
+  doc         jsonb NOT NULL,
+  version     bigint NOT NULL DEFAULT 1,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);`;
+
+export const POSTGRES_MIGRATIONS: SqlMigration[] = [
+  {
+    version: 1,
+    name: 'initial state schema',
+    sql: (s) => `
+${configTable(s, 'sources')}
+${configTable(s, 'sharepoint_connections')}
+${configTable(s, 'definitions')}
+
+CREATE TABLE ${s}.ledger (
+  definition_id  text NOT NULL,
+  identity_hash  text NOT NULL,
+  list_id        text NOT NULL,
+  item_id        text,
+  content_hash   text NOT NULL,
+  state          text NOT NULL CHECK (state IN ('pending', 'synced', 'moving', 'deleted')),
+  moved_from     jsonb,
+  created_at     timestamptz NOT NULL DEFAULT now(),
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (definition_id, identity_hash),
+  -- One identity per item. NULL item ids (pending creates) never collide, so this equals a
+  -- unique index WHERE item_id IS NOT NULL; DEFERRABLE makes PostgreSQL check it at the end of
+  -- the statement instead of per row, so a batch that swaps two items is accepted.
+  CONSTRAINT ledger_item_unique UNIQUE (definition_id, list_id, item_id) DEFERRABLE INITIALLY IMMEDIATE
+);
+
+CREATE TABLE ${s}.cursors (
+  definition_id    text NOT NULL,
+  source_id        text NOT NULL,
+  position         text,
+  mapping_version  integer NOT NULL,
+  updated_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (definition_id, source_id)
+);
+
+CREATE TABLE ${s}.runs (
+  run_id            text PRIMARY KEY,
+  definition_id     text NOT NULL,
+  mode              text NOT NULL,
+  run_trigger       text NOT NULL,
+  status            text NOT NULL,
+  source_id         text,
+  started_at        timestamptz NOT NULL,
+  finished_at       timestamptz,
+  high_water        text,
+  n_read            integer NOT NULL DEFAULT 0,
+  n_created         integer NOT NULL DEFAULT 0,
+  n_updated         integer NOT NULL DEFAULT 0,
+  n_unchanged       integer NOT NULL DEFAULT 0,
+  n_moved           integer NOT NULL DEFAULT 0,
+  n_deleted         integer NOT NULL DEFAULT 0,
+  n_failed          integer NOT NULL DEFAULT 0,
+  batches_expected  integer NOT NULL DEFAULT 0,
+  batches_settled   integer NOT NULL DEFAULT 0,
+  error             text,
+  run_plan          jsonb,
+  -- The start time at creation: listing order never shifts when a run is patched later.
+  listed_at         timestamptz NOT NULL
+);
+CREATE INDEX runs_newest_first ON ${s}.runs (definition_id, listed_at DESC, run_id);
+
+CREATE TABLE ${s}.failures (
+  definition_id    text NOT NULL,
+  identity_hash    text NOT NULL,
+  row_key          jsonb NOT NULL,
+  attempts         integer NOT NULL,
+  last_error       text NOT NULL,
+  last_run_id      text,
+  quarantined      boolean NOT NULL,
+  first_failed_at  timestamptz NOT NULL,
+  last_failed_at   timestamptz NOT NULL,
+  PRIMARY KEY (definition_id, identity_hash)
+);
+
+CREATE TABLE ${s}.moves (
+  definition_id  text NOT NULL,
+  move_id        text NOT NULL,
+  identity_hash  text NOT NULL,
+  from_list_id   text NOT NULL,
+  from_item_id   text NOT NULL,
+  to_list_id     text NOT NULL,
+  to_item_id     text NOT NULL,
+  run_id         text,
+  at             timestamptz NOT NULL,
+  PRIMARY KEY (definition_id, move_id)
+);
+CREATE INDEX moves_newest_first ON ${s}.moves (definition_id, at DESC, move_id);
+
+CREATE TABLE ${s}.leases (
+  name        text PRIMARY KEY,
+  holder      text NOT NULL,
+  expires_at  timestamptz NOT NULL
+);
+
+CREATE TABLE ${s}.schedule_slots (
+  definition_id  text PRIMARY KEY,
+  last_slot      text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE ${s}.drift_reports (
+  definition_id  text NOT NULL,
+  report_id      text NOT NULL,
+  created_at     timestamptz NOT NULL,
+  status         text NOT NULL,
+  report         jsonb,
+  PRIMARY KEY (definition_id, report_id)
+);
+`,
+  },
+];

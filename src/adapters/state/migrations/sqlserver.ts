@@ -1,0 +1,130 @@
+import type { SqlMigration } from './postgres';
+
+/**
+ * SQL Server state schema, as ordered migrations (T-SQL batches without `GO`). `init()`
+ * applies the missing ones inside one transaction under `sp_getapplock`, recording each in
+ * `<schema>.migrations`. Never edit a released migration: add the next version.
+ *
+ * Key columns use a binary collation so that ids compare exactly (the default collation is
+ * case-insensitive, which would make `Orders` and `orders` one definition) and keyset paging
+ * orders the same way as the comparisons. `s` is the bracket-quoted schema.
+ */
+const KEY = 'COLLATE Latin1_General_100_BIN2';
+
+const configTable = (s: string, name: string) => `
+CREATE TABLE ${s}.${name} (
+  id          NVARCHAR(200) ${KEY} NOT NULL CONSTRAINT PK_${name} PRIMARY KEY,
+  doc         NVARCHAR(MAX) NOT NULL,
+  version     BIGINT NOT NULL CONSTRAINT DF_${name}_version DEFAULT 1,
+  created_at  DATETIME2(3) NOT NULL CONSTRAINT DF_${name}_created DEFAULT SYSUTCDATETIME(),
+  updated_at  DATETIME2(3) NOT NULL CONSTRAINT DF_${name}_updated DEFAULT SYSUTCDATETIME()
+);`;
+
+export const SQLSERVER_MIGRATIONS: SqlMigration[] = [
+  {
+    version: 1,
+    name: 'initial state schema',
+    sql: (s) => `
+${configTable(s, 'sources')}
+${configTable(s, 'sharepoint_connections')}
+${configTable(s, 'definitions')}
+
+CREATE TABLE ${s}.ledger (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  identity_hash  NVARCHAR(128) ${KEY} NOT NULL,
+  list_id        NVARCHAR(256) ${KEY} NOT NULL,
+  item_id        NVARCHAR(128) ${KEY} NULL,
+  content_hash   NVARCHAR(128) NOT NULL,
+  state          NVARCHAR(16) NOT NULL CONSTRAINT CK_ledger_state CHECK (state IN (N'pending', N'synced', N'moving', N'deleted')),
+  moved_from     NVARCHAR(MAX) NULL,
+  created_at     DATETIME2(3) NOT NULL CONSTRAINT DF_ledger_created DEFAULT SYSUTCDATETIME(),
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_ledger_updated DEFAULT SYSUTCDATETIME(),
+  CONSTRAINT PK_ledger PRIMARY KEY (definition_id, identity_hash)
+);
+-- The reverse index: one identity per SharePoint item; pending creates (no item yet) are exempt.
+CREATE UNIQUE INDEX UX_ledger_item ON ${s}.ledger (definition_id, list_id, item_id) WHERE item_id IS NOT NULL;
+
+CREATE TABLE ${s}.cursors (
+  definition_id    NVARCHAR(128) ${KEY} NOT NULL,
+  source_id        NVARCHAR(200) ${KEY} NOT NULL,
+  position         NVARCHAR(MAX) NULL,
+  mapping_version  INT NOT NULL,
+  updated_at       DATETIME2(3) NOT NULL CONSTRAINT DF_cursors_updated DEFAULT SYSUTCDATETIME(),
+  CONSTRAINT PK_cursors PRIMARY KEY (definition_id, source_id)
+);
+
+CREATE TABLE ${s}.runs (
+  run_id            NVARCHAR(200) ${KEY} NOT NULL CONSTRAINT PK_runs PRIMARY KEY,
+  definition_id     NVARCHAR(128) ${KEY} NOT NULL,
+  mode              NVARCHAR(32) NOT NULL,
+  run_trigger       NVARCHAR(32) NOT NULL,
+  status            NVARCHAR(32) NOT NULL,
+  source_id         NVARCHAR(200) NULL,
+  started_at        DATETIME2(3) NOT NULL,
+  finished_at       DATETIME2(3) NULL,
+  high_water        NVARCHAR(MAX) NULL,
+  n_read            INT NOT NULL CONSTRAINT DF_runs_read DEFAULT 0,
+  n_created         INT NOT NULL CONSTRAINT DF_runs_created DEFAULT 0,
+  n_updated         INT NOT NULL CONSTRAINT DF_runs_updated DEFAULT 0,
+  n_unchanged       INT NOT NULL CONSTRAINT DF_runs_unchanged DEFAULT 0,
+  n_moved           INT NOT NULL CONSTRAINT DF_runs_moved DEFAULT 0,
+  n_deleted         INT NOT NULL CONSTRAINT DF_runs_deleted DEFAULT 0,
+  n_failed          INT NOT NULL CONSTRAINT DF_runs_failed DEFAULT 0,
+  batches_expected  INT NOT NULL CONSTRAINT DF_runs_expected DEFAULT 0,
+  batches_settled   INT NOT NULL CONSTRAINT DF_runs_settled DEFAULT 0,
+  error             NVARCHAR(MAX) NULL,
+  run_plan          NVARCHAR(MAX) NULL,
+  listed_at         DATETIME2(3) NOT NULL
+);
+CREATE INDEX IX_runs_newest_first ON ${s}.runs (definition_id, listed_at DESC, run_id);
+
+CREATE TABLE ${s}.failures (
+  definition_id    NVARCHAR(128) ${KEY} NOT NULL,
+  identity_hash    NVARCHAR(128) ${KEY} NOT NULL,
+  row_key          NVARCHAR(MAX) NOT NULL,
+  attempts         INT NOT NULL,
+  last_error       NVARCHAR(MAX) NOT NULL,
+  last_run_id      NVARCHAR(200) NULL,
+  quarantined      BIT NOT NULL,
+  first_failed_at  DATETIME2(3) NOT NULL,
+  last_failed_at   DATETIME2(3) NOT NULL,
+  CONSTRAINT PK_failures PRIMARY KEY (definition_id, identity_hash)
+);
+
+CREATE TABLE ${s}.moves (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  move_id        NVARCHAR(200) ${KEY} NOT NULL,
+  identity_hash  NVARCHAR(128) NOT NULL,
+  from_list_id   NVARCHAR(256) NOT NULL,
+  from_item_id   NVARCHAR(128) NOT NULL,
+  to_list_id     NVARCHAR(256) NOT NULL,
+  to_item_id     NVARCHAR(128) NOT NULL,
+  run_id         NVARCHAR(200) NULL,
+  at             DATETIME2(3) NOT NULL,
+  CONSTRAINT PK_moves PRIMARY KEY (definition_id, move_id)
+);
+CREATE INDEX IX_moves_newest_first ON ${s}.moves (definition_id, at DESC, move_id);
+
+CREATE TABLE ${s}.leases (
+  name        NVARCHAR(400) ${KEY} NOT NULL CONSTRAINT PK_leases PRIMARY KEY,
+  holder      NVARCHAR(400) ${KEY} NOT NULL,
+  expires_at  DATETIME2(3) NOT NULL
+);
+
+CREATE TABLE ${s}.schedule_slots (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_schedule_slots PRIMARY KEY,
+  last_slot      NVARCHAR(200) ${KEY} NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_schedule_updated DEFAULT SYSUTCDATETIME()
+);
+
+CREATE TABLE ${s}.drift_reports (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  report_id      NVARCHAR(200) ${KEY} NOT NULL,
+  created_at     DATETIME2(3) NOT NULL,
+  status         NVARCHAR(16) NOT NULL,
+  report         NVARCHAR(MAX) NULL,
+  CONSTRAINT PK_drift_reports PRIMARY KEY (definition_id, report_id)
+);
+`,
+  },
+];

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Message contracts of the three queues (DESIGN §2). Validated at the edge of every queue
+ * handler: a malformed message is dead-lettered with its reason, never retried forever.
+ */
+
+const Id = z.string().min(1).max(200);
+const Hash = z.string().regex(/^[0-9a-f]{64}$/);
+const GraphValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const RunMessage = z
+  .object({
+    type: z.literal('run'),
+    definitionId: Id,
+    runId: Id,
+    mode: z.enum(['incremental', 'full', 'dryRun']),
+    trigger: z.enum(['schedule', 'manual', 'continuation', 'retry']),
+    requestedAt: z.string(),
+    slot: z.string().optional(),
+  })
+  .strict();
+export type RunMessage = z.infer<typeof RunMessage>;
+
+export const FinalizeMessage = z.object({ type: z.literal('finalize'), definitionId: Id, runId: Id }).strict();
+export type FinalizeMessage = z.infer<typeof FinalizeMessage>;
+
+export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage]);
+export type RunsQueueMessage = z.infer<typeof RunsQueueMessage>;
+
+export const WriteOpMessage = z
+  .object({
+    identityHash: Hash,
+    kind: z.enum(['create', 'update', 'delete']),
+    itemId: z.string().optional(),
+    fields: z.record(z.string(), GraphValue).optional(),
+    contentHash: z.string(),
+    key: z.array(z.unknown()),
+  })
+  .strict();
+export type WriteOpMessage = z.infer<typeof WriteOpMessage>;
+
+export const WriteBatchMessage = z
+  .object({
+    definitionId: Id,
+    runId: Id,
+    batchId: Id,
+    siteId: z.string().min(1),
+    listId: z.string().min(1),
+    ops: z.array(WriteOpMessage).min(1),
+  })
+  .strict();
+export type WriteBatchMessage = z.infer<typeof WriteBatchMessage>;
+
+export const MoveOpMessage = z
+  .object({
+    identityHash: Hash,
+    from: z.object({ listId: z.string(), itemId: z.string() }).strict(),
+    toListId: z.string(),
+    fields: z.record(z.string(), GraphValue),
+    contentHash: z.string(),
+    key: z.array(z.unknown()),
+  })
+  .strict();
+export type MoveOpMessage = z.infer<typeof MoveOpMessage>;
+
+export const MoveBatchMessage = z
+  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1) })
+  .strict();
+export type MoveBatchMessage = z.infer<typeof MoveBatchMessage>;
+
+/** Serialised size of a message body, as the transport will count it. */
+export const messageBytes = (body: unknown) => Buffer.byteLength(JSON.stringify(body), 'utf8');
+
+/**
+ * Splits items into chunks that stay under `maxCount` and, once wrapped in their envelope,
+ * under `maxBytes`. An item that alone cannot fit is returned in `tooLarge` (a per-row failure
+ * with a clear reason, never a stuck queue).
+ */
+export function chunkByBytes<T>(items: T[], maxCount: number, maxBytes: number, envelopeBytes: number): { chunks: T[][]; tooLarge: T[] } {
+  const chunks: T[][] = [];
+  const tooLarge: T[] = [];
+  let current: T[] = [];
+  let size = envelopeBytes;
+  for (const item of items) {
+    const bytes = messageBytes(item) + 1;
+    if (envelopeBytes + bytes > maxBytes) {
+      tooLarge.push(item);
+      continue;
+    }
+    if (current.length >= maxCount || size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = envelopeBytes;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length) chunks.push(current);
+  return { chunks, tooLarge };
+}

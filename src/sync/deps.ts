@@ -1,0 +1,38 @@
+import type { Logger } from '../core/ports/logger';
+import type { ListTarget } from '../core/ports/list-target';
+import type { MessageBus } from '../core/ports/bus';
+import type { SourceDatabase } from '../core/ports/source';
+import type { StateStore } from '../core/ports/state';
+
+/** What the use cases need, handed in by the composition root (ports only, no adapters). */
+export interface SyncDeps {
+  state: StateStore;
+  bus: MessageBus;
+  /** The source database behind a source connection id (pooled by the adapter). */
+  source(connectionId: string): Promise<SourceDatabase>;
+  /** The list target behind a SharePoint connection id (one limiter per tenant). */
+  target(connectionId: string): Promise<ListTarget>;
+  log: Logger;
+  now(): Date;
+  settings: SyncSettings;
+}
+
+export interface SyncSettings {
+  /** Bytes a queue message may carry (Service Bus Standard 256 KB; Storage queues 64 KiB). */
+  messageMaxBytes: number;
+  /** Write ops per `sync-writes` message (the adapter splits them into `$batch`es of 20). */
+  writeBatchMaxOps: number;
+  /** Rows read per source query. */
+  pageSize: number;
+  /** How long a run's lease lasts before another run may take over (crash recovery). */
+  leaseTtlMs: number;
+}
+
+export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
+  messageMaxBytes: 250_000,
+  writeBatchMaxOps: 100,
+  pageSize: 2000,
+  leaseTtlMs: 30 * 60_000,
+};
+
+export const runLeaseName = (definitionId: string) => `run:${definitionId}`;

@@ -1,0 +1,110 @@
+import { startStack, type Stack } from '../support/stack';
+import { assertInvariant } from '../support/invariant';
+
+/**
+ * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
+ * the Graph emulator over HTTP, the real function table pumped by the local host.
+ */
+describe('push sync end to end (local host stack)', () => {
+  let stack: Stack;
+  const definitionId = 'orders';
+  const table = () => `"${stack.schema}".orders`;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await stack.pg.query(`
+      CREATE TABLE ${table()} (
+        id integer PRIMARY KEY,
+        customer text NOT NULL,
+        amount numeric(10,2) NOT NULL,
+        ordered_at timestamptz NOT NULL,
+        is_deleted boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      )`);
+    await stack.pg.query(`
+      INSERT INTO ${table()} (id, customer, amount, ordered_at)
+      SELECT g, 'Customer ' || g, (g * 1.25)::numeric(10,2), timestamptz '2022-03-01 00:00:00+00' + ((g % 4) * interval '1 year') + (g * interval '1 hour')
+      FROM generate_series(1, 300) g`);
+    await stack.addDefinition({
+      id: definitionId,
+      table: { schema: stack.schema, name: 'orders' },
+      title: 'customer',
+      fields: [{ source: 'amount' }, { source: 'ordered_at' }],
+      cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 5 },
+      deletes: { mode: 'softDelete', column: 'is_deleted', value: true },
+      sharding: { strategy: 'date', column: 'ordered_at', period: 'year', listTemplate: 'Orders {yyyy}' },
+      maxRowsPerRun: 1000,
+    });
+  }, 60_000);
+
+  afterAll(() => stack?.stop());
+
+  it('a dry run writes nothing and plans what the real run then does', async () => {
+    const before = stack.emulator.state.metrics().requests;
+    const dry = await stack.run(definitionId, 'dryRun');
+    expect(dry.status).toBe('succeeded');
+    expect(stack.items()).toHaveLength(0);
+    expect(stack.emulator.state.metrics().requests - before).toBeLessThanOrEqual(4); // list lookups only, no writes
+    const plan = dry.plan as { byList: Record<string, { create: number }> };
+    expect(Object.values(plan.byList).reduce((n, c) => n + c.create, 0)).toBe(300);
+
+    const real = await stack.run(definitionId);
+    expect(real.status).toBe('succeeded');
+    expect(real.counts).toMatchObject({ read: 300, created: 300, updated: 0, failed: 0 });
+    const perList = new Map<string, number>();
+    for (const item of stack.items()) perList.set(item.list, (perList.get(item.list) ?? 0) + 1);
+    const planned = Object.fromEntries(Object.entries(plan.byList).map(([list, c]) => [list, c.create]));
+    expect(Object.fromEntries(perList)).toEqual(planned);
+    expect([...perList.keys()].sort()).toEqual(['Orders 2022', 'Orders 2023', 'Orders 2024', 'Orders 2025']);
+    await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
+  });
+
+  it('a second run with no changes makes zero Graph requests', async () => {
+    const before = stack.emulator.state.metrics().requests;
+    const run = await stack.run(definitionId);
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ created: 0, updated: 0, moved: 0 });
+    expect(stack.emulator.state.metrics().requests - before).toBe(0);
+  });
+
+  it('updating 1 % of rows makes exactly that many updates', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET amount = amount + 1, updated_at = clock_timestamp() WHERE id IN (10, 20, 30)`);
+    const before = stack.emulator.state.metrics();
+    const run = await stack.run(definitionId);
+    const after = stack.emulator.state.metrics();
+    expect(run.counts).toMatchObject({ updated: 3, created: 0, failed: 0 });
+    expect(after.ru.byKind.update - before.ru.byKind.update).toBe(3 * 2);
+    expect(after.ru.byKind.create - before.ru.byKind.create).toBe(0);
+    const item = stack.items().find((i) => i.fields.Title === 'Customer 10');
+    expect(item?.fields.amount).toBe(13.5);
+  });
+
+  it('touching rows without changing mapped content makes no writes', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET updated_at = clock_timestamp() WHERE id <= 50`);
+    const before = stack.emulator.state.metrics().requests;
+    const run = await stack.run(definitionId);
+    expect(run.counts.read).toBeGreaterThanOrEqual(50);
+    expect(run.counts.unchanged).toBeGreaterThanOrEqual(50);
+    expect(stack.emulator.state.metrics().requests - before).toBe(0);
+  });
+
+  it('changing a shard column moves the item and records the move', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET ordered_at = timestamptz '2021-06-01 00:00:00+00', updated_at = clock_timestamp() WHERE id = 7`);
+    const run = await stack.run(definitionId);
+    expect(run.counts).toMatchObject({ moved: 1, failed: 0 });
+    const copies = stack.items().filter((i) => i.fields.Title === 'Customer 7');
+    expect(copies.map((c) => c.list)).toEqual(['Orders 2021']);
+    const moves = await stack.state.listMoves(definitionId);
+    expect(moves.items).toHaveLength(1);
+    expect(moves.items[0]).toMatchObject({ runId: run.runId });
+    await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
+  });
+
+  it('a soft-deleted row loses its item', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET is_deleted = true, updated_at = clock_timestamp() WHERE id IN (3, 4)`);
+    const run = await stack.run(definitionId);
+    expect(run.counts).toMatchObject({ deleted: 2, failed: 0 });
+    expect(stack.items().filter((i) => i.fields.Title === 'Customer 3' || i.fields.Title === 'Customer 4')).toHaveLength(0);
+    await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
+  });
+});

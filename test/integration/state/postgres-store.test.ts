@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { PostgresStateStore } from '../../../src/adapters/state/sql-store';
+import { POSTGRES_MIGRATIONS } from '../../../src/adapters/state/migrations/postgres';
+import { isSyncError } from '../../../src/core/errors';
+import { runStateStoreContract } from './contract';
+
+const url = process.env.TEST_PG_URL ?? '';
+const schema = `st_${randomBytes(4).toString('hex')}`;
+/** PGlite multiplexes one backend over its socket and takes ten connections at most. */
+const poolMax = process.env.TEST_PG_KIND === 'pglite' || process.env.STATE_TEST_SMALL_POOL ? 1 : 5;
+
+runStateStoreContract(`PostgreSQL (${process.env.TEST_PG_KIND ?? 'postgres'})`, async () => {
+  const open = () => new PostgresStateStore({ url, schema, poolMax });
+  return {
+    store: open(),
+    open,
+    cleanup: async () => {
+      const admin = new PostgresStateStore({ url, schema, poolMax: 1 });
+      await admin.dropSchema();
+      await admin.close();
+    },
+  };
+});
+
+describe('PostgreSQL specifics', () => {
+  const schemaB = `${schema}_m`;
+  let client: Client;
+  beforeAll(async () => {
+    client = new Client({ connectionString: url });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.query(`DROP SCHEMA IF EXISTS "${schemaB}" CASCADE`);
+    await client.end();
+  });
+
+  it('migrations are recorded once per version, and init refuses a schema newer than the build', async () => {
+    const store = new PostgresStateStore({ url, schema: schemaB, poolMax: 2 });
+    await Promise.all([store.init(), store.init()]);
+    const applied = await client.query(`SELECT version, name FROM "${schemaB}".migrations ORDER BY version`);
+    expect(applied.rows.map((r: { version: number }) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+    await client.query(`INSERT INTO "${schemaB}".migrations (version, name) VALUES (999, 'from the future')`);
+    let caught: unknown;
+    await store.init().catch((e: unknown) => (caught = e));
+    expect(isSyncError(caught, 'state_schema_newer')).toBe(true);
+    await store.close();
+  });
+
+  it('the database itself refuses a second identity for an item, whoever writes', async () => {
+    const store = new PostgresStateStore({ url, schema: schemaB, poolMax: 1 });
+    await store.putLedger([{ definitionId: 'd', identityHash: 'a', listId: 'l', itemId: '1', contentHash: 'c', state: 'synced' }]);
+    await expect(
+      client.query(`INSERT INTO "${schemaB}".ledger (definition_id, identity_hash, list_id, item_id, content_hash, state) VALUES ('d', 'b', 'l', '1', 'c', 'synced')`),
+    ).rejects.toMatchObject({ code: '23505' });
+    await store.close();
+  });
+
+  it('a schema name that is not a plain identifier is refused before any SQL runs', () => {
+    expect(() => new PostgresStateStore({ url, schema: 'x"; drop table y; --' })).toThrow(/schema/);
+  });
+});

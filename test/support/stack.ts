@@ -1,0 +1,142 @@
+import { QueueServiceClient } from '@azure/storage-queue';
+import { Client } from 'pg';
+import { createServices, setServices, syncDeps, type Services } from '../../src/composition';
+import { loadConfig } from '../../src/config';
+import type { SyncDefinitionInput } from '../../src/core/definitions';
+import { SyncDefinitionInput as DefinitionSchema } from '../../src/core/definitions';
+import { QUEUES } from '../../src/core/ports/bus';
+import type { RunRecord, StateStore, StoredDefinition } from '../../src/core/ports/state';
+import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
+import { functionTable } from '../../src/functions';
+import type { FunctionDefinition } from '../../src/functions/table';
+import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
+import { startAzurite } from '../../src/local/services';
+import { newRunMessage } from '../../src/sync/plan-run';
+import type { SyncDeps } from '../../src/sync/deps';
+
+/**
+ * The local host stack for end-to-end tests: Azurite (state + queues), real PostgreSQL (or
+ * PGlite), the Graph emulator over HTTP, and the real function table pumped by the local host.
+ */
+export interface Stack {
+  id: string;
+  emulator: GraphEmulator;
+  services: Services;
+  state: StateStore;
+  deps: SyncDeps;
+  host: LocalHost;
+  pg: Client;
+  schema: string;
+  siteId: string;
+  stop(): Promise<void>;
+  /** Sends a run and waits until it and everything it fanned out (continuations included) is done. */
+  run(definitionId: string, mode?: 'incremental' | 'full' | 'dryRun'): Promise<RunRecord>;
+  waitForQuiet(timeoutMs?: number): Promise<void>;
+  addDefinition(def: Omit<SyncDefinitionInput, 'sources' | 'target'> & Partial<Pick<SyncDefinitionInput, 'target'>>): Promise<StoredDefinition>;
+  /** Items of every list of the emulator that carry a SyncKey. */
+  items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
+}
+
+export async function startStack(opts: { emulatorBudget?: number; queues?: Partial<QueuePumpOptions>; functions?: FunctionDefinition[]; settings?: Record<string, string> } = {}): Promise<Stack> {
+  const id = `e${Math.random().toString(36).slice(2, 8)}`;
+  // Each stack has its own Azurite: queue names are fixed (Bicep names them), so two test files
+  // sharing one account would pump each other's messages.
+  const azurite = await startAzurite();
+  const storage = azurite.connectionString;
+  const emulator = await startGraphEmulator({ port: 0, budgetRuPerMinute: opts.emulatorBudget ?? 600_000 });
+  const pgUrl = process.env.TEST_PG_URL!;
+  process.env[`SECRET_${id.toUpperCase()}_PG`] = pgUrl;
+  const cfg = loadConfig({
+    AzureWebJobsStorage: storage,
+    QUEUE_TRANSPORT: 'storage',
+    STATE_TABLE_PREFIX: id,
+    GRAPH_BASE_URL: emulator.url,
+    GRAPH_STATIC_TOKEN: 'test-token',
+    GRAPH_BUDGET_RU_PER_MINUTE: String(opts.emulatorBudget ?? 600_000),
+    GRAPH_MAX_CONCURRENCY: '8',
+    LOCAL_FUNCTION_KEY: 'test-function-key',
+    ...opts.settings,
+  });
+  const services = createServices(cfg);
+  setServices(services);
+  const state = await services.state();
+  const deps = await syncDeps(undefined, services);
+  const url = new URL(pgUrl);
+  const schema = `${id}_src`;
+  const pg = new Client({ connectionString: pgUrl });
+  await pg.connect();
+  await pg.query(`CREATE SCHEMA "${schema}"`);
+  await state.putSource({ id: 'pg', engine: 'postgres', host: url.hostname, port: Number(url.port || 5432), database: decodeURIComponent(url.pathname.slice(1)) || 'postgres', user: decodeURIComponent(url.username) || 'postgres', secretRef: `${id}-pg`, tls: { enabled: false, rejectUnauthorized: false } });
+  await state.putSharePoint({ id: 'sp', tenantId: 'tenant-1', clientId: 'client-1', auth: { kind: 'managedIdentity' } });
+  // Queue names are shared by every test file on this Azurite: isolate by clearing them first.
+  const queueService = QueueServiceClient.fromConnectionString(storage);
+  for (const q of Object.values(QUEUES)) {
+    await queueService.getQueueClient(q).createIfNotExists();
+    await queueService.getQueueClient(q).clearMessages();
+  }
+  const host = new LocalHost({
+    functions: opts.functions ?? functionTable.filter((f) => f.kind === 'queue'),
+    port: 0,
+    storageConnectionString: storage,
+    functionKey: 'test-function-key',
+    queues: { pollIntervalMs: 20, retryDelayMs: 0, maxDequeueCount: 8, ...opts.queues },
+    log: (level, message) => (process.env.STACK_LOG ? console.log(`[${level}] ${message}`) : undefined),
+  });
+  await host.start();
+  const siteId = emulator.state.defaultSiteId;
+
+  const queueCounts = async () => {
+    let total = 0;
+    for (const q of Object.values(QUEUES)) total += (await queueService.getQueueClient(q).getProperties()).approximateMessagesCount ?? 0;
+    return total;
+  };
+
+  const stack: Stack = {
+    id,
+    emulator,
+    services,
+    state,
+    deps,
+    host,
+    pg,
+    schema,
+    siteId,
+    async stop() {
+      await host.stop();
+      await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      await pg.end();
+      await emulator.close();
+      await azurite.stop();
+      setServices(undefined);
+    },
+    async waitForQuiet(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quietPolls = 0;
+      while (quietPolls < 3) {
+        if (Date.now() > deadline) throw new Error('the pipeline did not go quiet in time');
+        await new Promise((r) => setTimeout(r, 60));
+        quietPolls = (await queueCounts()) === 0 && !(host as unknown as { inFlight: Set<unknown> }).inFlight.size ? quietPolls + 1 : 0;
+      }
+    },
+    async run(definitionId, mode = 'incremental') {
+      const message = newRunMessage(definitionId, mode, 'manual', new Date());
+      await services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: definitionId }]);
+      await stack.waitForQuiet();
+      const run = await state.getRun(message.runId);
+      if (!run) throw new Error(`run ${message.runId} was never recorded`);
+      return run;
+    },
+    async addDefinition(def) {
+      const definition = DefinitionSchema.parse({ sources: [{ connectionId: 'pg', role: 'primary' }], target: { connectionId: 'sp', siteId, autoProvision: true }, ...def });
+      return state.putDefinition({ definition, mappingVersion: 0, activeSourceId: 'pg' });
+    },
+    items() {
+      const out: Array<{ list: string; id: string; fields: Record<string, unknown> }> = [];
+      for (const list of emulator.state.lists()) {
+        for (const item of emulator.state.items(list.id)) if (item.fields.SyncKey) out.push({ list: list.displayName, id: item.id, fields: item.fields });
+      }
+      return out;
+    },
+  };
+  return stack;
+}
