@@ -32,6 +32,8 @@ export interface Services {
   source(connectionId: string): Promise<SourceDatabase>;
   target(connectionId: string): Promise<ListTarget>;
   probes(): Record<string, Probe>;
+  /** Crash-test seam handed to the use cases (never set in production). */
+  faultPoint?: SyncDeps['faultPoint'];
 }
 
 let current: Services | undefined;
@@ -131,6 +133,7 @@ export async function syncDeps(log: Logger = silentLogger, s: Services = service
     target: (id) => s.target(id),
     log,
     now: () => new Date(),
+    faultPoint: s.faultPoint,
     settings: {
       ...DEFAULT_SYNC_SETTINGS,
       // Storage queues (local host) take 64 KiB per message, base64 included.

@@ -15,7 +15,21 @@ export interface SyncDeps {
   log: Logger;
   now(): Date;
   settings: SyncSettings;
+  /**
+   * Test seam for crash tests: called at each step boundary of the pipeline; a throw there
+   * leaves the state exactly as a process crash at that point would. Unset in production.
+   */
+  faultPoint?: (point: FaultPoint) => void | Promise<void>;
 }
+
+export type FaultPoint =
+  | 'plan:after-send'
+  | 'write:after-pending'
+  | 'write:after-graph'
+  | 'write:after-synced'
+  | 'move:after-create'
+  | 'move:after-swap'
+  | 'move:after-delete';
 
 export interface SyncSettings {
   /** Bytes a queue message may carry (Service Bus Standard 256 KB; Storage queues 64 KiB). */

@@ -48,6 +48,8 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
     }
   }
 
+  await deps.faultPoint?.('move:after-create');
+
   // 2. The ledger points at the new item and remembers the old one.
   const swapped: LedgerEntry[] = [];
   for (const { move, itemId } of placed.values()) {
@@ -56,6 +58,7 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
     swapped.push({ definitionId: def.id, identityHash: move.identityHash, listId: move.toListId, itemId, contentHash: move.contentHash, state: from ? 'moving' : 'synced', movedFrom: from, updatedAt: now() });
   }
   if (swapped.length) await state.putLedger(swapped);
+  await deps.faultPoint?.('move:after-swap');
 
   // 3. Delete the old items (a 404 means an earlier attempt already did).
   const byOldList = new Map<string, LedgerEntry[]>();
@@ -70,6 +73,8 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
       else failures.push({ identityHash: e.identityHash, key: msg.moves.find((m) => m.identityHash === e.identityHash)?.key ?? [], error: `delete of the old item failed: ${r.code}: ${r.message}` });
     }
   }
+
+  await deps.faultPoint?.('move:after-delete');
 
   // 4. Clear movedFrom and write the audit record.
   const cleared = done.filter((e) => e.movedFrom).map((e) => ({ ...e, state: 'synced' as const, movedFrom: null, updatedAt: now() }));

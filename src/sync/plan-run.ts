@@ -333,6 +333,7 @@ async function plan(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMes
 
   await deps.bus.send(QUEUES.writes, messages.filter((m) => m.queue === QUEUES.writes).map((m) => m.message));
   await deps.bus.send(QUEUES.moves, messages.filter((m) => m.queue === QUEUES.moves).map((m) => m.message));
+  await deps.faultPoint?.('plan:after-send');
   await state.incrementRun(msg.runId, { read: planned.read, unchanged: planned.unchanged, failed: planned.failures.length });
   const run = await state.updateRun(msg.runId, { highWater, batchesExpected: messages.length, plan: { ...planNow, phase: 'writing' } });
   if (run.batchesSettled >= run.batchesExpected) {

@@ -47,6 +47,7 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
     .filter((o) => !adoptedBefore.has(o.identityHash))
     .map((o) => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, updatedAt: now() }));
   if (pendingEntries.length) await state.putLedger(pendingEntries);
+  await deps.faultPoint?.('write:after-pending');
 
   const graphOps: WriteOp[] = todo.map((o) => {
     const adopted = adoptedBefore.get(o.identityHash);
@@ -67,6 +68,7 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
     const again = new Map((await target.writeItems(msg.siteId, msg.listId, recreate)).map((r) => [r.opId, r]));
     results = results.map((r) => again.get(r.opId) ?? r);
   }
+  await deps.faultPoint?.('write:after-graph');
   await applyResults(deps, def, msg, todo, graphOps, results);
 }
 
@@ -103,6 +105,7 @@ async function applyResults(deps: SyncDeps, def: SyncDefinition, msg: WriteBatch
   }
   if (synced.length) await state.putLedger(synced);
   if (removed.length) await state.deleteLedger(def.id, removed);
+  await deps.faultPoint?.('write:after-synced');
   if (succeeded.length) await state.deleteFailures(def.id, succeeded);
   if (transient) {
     // What succeeded is recorded; the redelivery skips it and retries the rest.

@@ -33,6 +33,8 @@ export interface Stack {
   run(definitionId: string, mode?: 'incremental' | 'full' | 'dryRun'): Promise<RunRecord>;
   waitForQuiet(timeoutMs?: number): Promise<void>;
   addDefinition(def: Omit<SyncDefinitionInput, 'sources' | 'target'> & Partial<Pick<SyncDefinitionInput, 'target'>>): Promise<StoredDefinition>;
+  /** Rewires what the function handlers see (crash seam, a different bus). */
+  rewire(change: Partial<Pick<Services, 'faultPoint' | 'bus'>>): void;
   /** Items of every list of the emulator that carry a SyncKey. */
   items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
 }
@@ -125,6 +127,9 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
       const run = await state.getRun(message.runId);
       if (!run) throw new Error(`run ${message.runId} was never recorded`);
       return run;
+    },
+    rewire(change) {
+      setServices({ ...services, ...change });
     },
     async addDefinition(def) {
       const definition = DefinitionSchema.parse({ sources: [{ connectionId: 'pg', role: 'primary' }], target: { connectionId: 'sp', siteId, autoProvision: true }, ...def });

@@ -6,7 +6,12 @@ import type { SharePointConnection, SourceConnection, SyncDefinition } from '../
  * Table Storage and SQL) and one contract suite tests both.
  *
  * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
- * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`.
+ * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`
+ * (`state_unavailable`). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
+ * unknown counter), `state_record_too_large` (413, a JSON detail beyond the store's limit:
+ * Table Storage keeps ~480K characters of JSON per record), `invalid_page_token` (400),
+ * `state_store_config` (settings or credentials an admin must fix) and `state_schema_newer`
+ * (the SQL schema was migrated by a newer build).
  */
 
 export interface Versioned {
@@ -37,6 +42,7 @@ export type LedgerState = 'pending' | 'synced' | 'moving' | 'deleted';
 
 export interface LedgerEntry {
   definitionId: string;
+  /** Unique per definition. The (listId, itemId) pair is unique per definition too, whenever itemId is set. */
   identityHash: string;
   listId: string;
   /** Null while a create is pending and its item id is not yet known. */
@@ -44,8 +50,10 @@ export interface LedgerEntry {
   contentHash: string;
   state: LedgerState;
   movedFrom?: { listId: string; itemId: string } | null;
+  /** Set by the store on write; ignored on input. */
   createdAt?: string;
   updatedAt?: string;
+  /** Informational (Table Storage only); putLedger does not take it as a precondition. */
   etag?: string;
 }
 
@@ -152,9 +160,16 @@ export interface StateStore {
   deleteDefinition(id: string): Promise<boolean>;
 
   // ledger
+  /** One or a few round trips for a page of hashes; unknown hashes are simply absent from the map. */
   getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
   getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
-  /** Upserts entries; keeps the reverse (list, item) index in step; throws state_conflict if an item is claimed by another identity. */
+  /**
+   * Upserts entries; keeps the reverse (list, item) index in step; throws state_conflict if an item is claimed by another identity.
+   * Last writer wins per identity; within one batch a later entry for the same identity wins, and
+   * identities may hand items to each other (a swap is accepted). Each entry is written atomically
+   * with its reverse index; a whole batch is atomic in SQL, and in Table Storage per transaction
+   * (≤100 operations) — after a failure, retry the batch (it is idempotent).
+   */
   putLedger(entries: LedgerEntry[]): Promise<void>;
   deleteLedger(definitionId: string, identityHashes: string[]): Promise<void>;
   /** Streams every entry of a definition (drift, reconcile). */
@@ -170,7 +185,7 @@ export interface StateStore {
   updateRun(runId: string, patch: Partial<Omit<RunRecord, 'runId' | 'definitionId'>>): Promise<RunRecord>;
   /** Atomically adds to counters; returns the run after the increment. Never loses an increment under concurrency. */
   incrementRun(runId: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<RunRecord>;
-  /** Newest first. */
+  /** Newest first, by the startedAt given at creation (a later patch of startedAt does not reorder). */
   listRuns(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<RunRecord>>;
 
   // failures
@@ -179,11 +194,18 @@ export interface StateStore {
   deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
 
   // moves
+  /** Idempotent per (definitionId, moveId): a redelivered move is recorded once. */
   addMove(move: MoveRecord): Promise<void>;
   listMoves(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<MoveRecord>>;
 
   // leases: exactly one holder at a time; an expired lease can be taken over
+  /**
+   * True if `holder` now holds the lease (a holder may re-acquire its own). SQL stores judge
+   * expiry by the database clock, Table Storage by the caller's clock: keep TTLs well above
+   * the clock skew between instances.
+   */
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** True if `holder` still held the lease (even if expired, as long as nobody took it over). */
   renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
 
