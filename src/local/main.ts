@@ -4,6 +4,7 @@ import { startGraphEmulator } from '../emulator';
 import { functionTable } from '../functions';
 import { LocalHost, PortInUseError } from './host';
 import { isPortOpen, startAzurite, startPostgres, type RunningService } from './services';
+import { seedDemoDatabase } from './demo';
 import { loadLocalSettings, queueOptionsFromHostJson } from './settings';
 
 /**
@@ -12,7 +13,7 @@ import { loadLocalSettings, queueOptionsFromHostJson } from './settings';
  */
 async function main(): Promise<void> {
   const root = process.cwd();
-  const stateDir = path.join(root, '.local');
+  const stateDir = path.resolve(root, process.env.LOCAL_STATE_DIR ?? '.local');
   const { values, source } = loadLocalSettings(root);
   const httpPort = Number(process.env.LOCAL_HTTP_PORT ?? 7071);
   const running: RunningService[] = [];
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   };
   const say = (text: string) => console.log(text);
 
+  // Validate every setting before starting anything, so a typo fails fast and names itself.
+  loadConfig({ ...process.env, ...values, AzureWebJobsStorage: values.AzureWebJobsStorage || 'UseDevelopmentStorage=true' });
   if (await isPortOpen(httpPort)) throw new PortInUseError(httpPort);
 
   if (!values.AzureWebJobsStorage || values.AzureWebJobsStorage === 'UseDevelopmentStorage=true') {
@@ -46,8 +49,11 @@ async function main(): Promise<void> {
   if (values.LOCAL_DEMO_DATABASE !== 'false') {
     const pg = await startPostgres({ database: 'postgres', dataDir: path.join(stateDir, 'pglite') });
     running.push(pg);
-    values.LOCAL_DEMO_PG_URL = pg.url;
-    say(`postgres     ${pg.url.replace(/\/\/[^@]*@/, '//')}  (${pg.kind === 'pglite' ? 'PGlite demo database' : 'local PostgreSQL'})`);
+    // The demo source's secret, as a Key Vault reference would resolve it: secretRef `demo-pg`.
+    values.SECRET_DEMO_PG ??= pg.url;
+    const seeded = await seedDemoDatabase(pg.url);
+    const where = new URL(pg.url);
+    say(`postgres     ${where.host}${where.pathname}  (${pg.kind === 'pglite' ? 'PGlite demo database' : 'local PostgreSQL'}; demo.orders ${seeded.created ? 'created' : 'ready'}, secretRef demo-pg)`);
   }
 
   for (const [k, v] of Object.entries(values)) process.env[k] = v;

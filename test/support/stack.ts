@@ -1,5 +1,6 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { Client } from 'pg';
+import { defaultSourceCache } from '../../src/adapters/source';
 import { createServices, setServices, syncDeps, type Services } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { SyncDefinitionInput } from '../../src/core/definitions';
@@ -105,6 +106,9 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     siteId,
     async stop() {
       await host.stop();
+      await defaultSourceCache.closeAll();
+      await state.close();
+      await services.bus().close();
       await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
       await pg.end();
       await emulator.close();
