@@ -99,7 +99,7 @@ export function createServices(cfg: Config): Services {
       const conn = await (await state()).getSource(connectionId);
       if (!conn) throw notFound('sources', 'source connection', connectionId);
       const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
-      return createSourceDatabase(record, secrets());
+      return createSourceDatabase(record, this.secrets());
     },
     async target(connectionId) {
       const conn = await (await state()).getSharePoint(connectionId);
@@ -108,7 +108,7 @@ export function createServices(cfg: Config): Services {
       let target = targets.get(key);
       if (!target) {
         const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
-        target = createGraphListTarget(record, secrets(), cfg);
+        target = createGraphListTarget(record, this.secrets(), cfg);
         target.catch(() => targets.delete(key));
         targets.set(key, target);
       }

@@ -71,8 +71,9 @@ export async function readBody<S extends z.ZodType>(request: HttpRequest, schema
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw configError('api', 'invalid_json', `the body is not valid JSON: ${describe(error)}`);
+  } catch {
+    // The parser's message quotes part of the body, which may hold a secret: never echo it.
+    throw configError('api', 'invalid_json', 'the body is not valid JSON');
   }
   return parseWith(schema, value, 'body');
 }

@@ -155,7 +155,14 @@ export const SyncDefinitionInput = z
     title: SqlIdentifier.optional(),
     cursor: CursorSpec,
     deletes: DeletesSpec.default({ mode: 'none' }),
-    target: z.object({ connectionId: id, siteId: z.string().min(1).max(512), autoProvision: z.boolean().default(true) }).strict(),
+    target: z
+      .object({
+        connectionId: id,
+        // Goes into Graph paths: a site id (`host,guid,guid`) or `host:/path` style reference, nothing else.
+        siteId: z.string().min(1).max(512).regex(/^[A-Za-z0-9.,:_\/-]+$/, 'a Graph site id such as contoso.sharepoint.com,<guid>,<guid>'),
+        autoProvision: z.boolean().default(true),
+      })
+      .strict(),
     sharding: Sharding,
     schedule: z.string().max(120).nullable().default(null),
     maxRowsPerRun: z.number().int().min(1).max(1_000_000).default(50_000),

@@ -56,8 +56,9 @@ function parseArgs(argv: string[]): GraphEmulatorOptions {
   return options;
 }
 
-function fail(message: string): never {
-  console.error(`graph emulator: ${message}\n${USAGE}`);
+/** Exits 1 with one line; argument mistakes also get the usage line. */
+function fail(message: string, showUsage = true): never {
+  console.error(showUsage ? `graph emulator: ${message}\n${USAGE}` : `graph emulator: ${message}`);
   process.exit(1);
 }
 
@@ -68,9 +69,9 @@ async function main(): Promise<void> {
     emulator = await startGraphEmulator(options);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') fail(`port ${options.port} is already in use; pick another with --port`);
-    if (err.code === 'EACCES') fail(`no permission to listen on port ${options.port}`);
-    fail(err.message);
+    if (err.code === 'EADDRINUSE') fail(`port ${options.port} is already in use; pick another with --port`, false);
+    if (err.code === 'EACCES') fail(`no permission to listen on port ${options.port}`, false);
+    fail(err.message, false);
   }
   const { budgetRuPerMinute, latencyMs } = emulator.state.config();
   console.log(`Graph emulator listening on ${emulator.url}/v1.0`);

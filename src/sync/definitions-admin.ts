@@ -6,7 +6,7 @@ import { isValidNcrontab } from '../core/ncrontab';
 import type { RunMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
 import type { Secrets } from '../core/ports/secrets';
-import { defaultKey, type ColumnInfo, type TableRef, type TableSchema } from '../core/ports/source';
+import { defaultKey, type ColumnInfo, type SourceDatabase, type TableRef, type TableSchema } from '../core/ports/source';
 import type { StoredDefinition, StoredSharePoint, StoredSource, Versioned } from '../core/ports/state';
 import { proposeColumn, type ColumnProposal } from '../core/typemap';
 import type { SyncDeps } from './deps';
@@ -88,9 +88,17 @@ async function replaceGuarded<T extends Versioned>(
  * The store's delete takes no version, so the check and the delete are two steps; the window
  * between them is a single round trip, and a delete is not a lost update.
  */
-async function deleteGuarded<T extends Versioned>(what: string, current: T | null, notFoundError: () => Error, ifMatch: IfMatch | undefined, remove: () => Promise<boolean>): Promise<void> {
+async function deleteGuarded<T extends Versioned>(
+  what: string,
+  current: T | null,
+  notFoundError: () => Error,
+  ifMatch: IfMatch | undefined,
+  remove: () => Promise<boolean>,
+  refuse: () => Promise<void> = async () => undefined,
+): Promise<void> {
   if (!current) throw notFoundError();
   checkIfMatch(current, ifMatch, what);
+  await refuse();
   if (!(await remove())) throw notFoundError();
 }
 
@@ -130,7 +138,7 @@ async function sourceRecord(deps: AdminDeps, id: string, submission: SourceConne
   const { password, secretRef, id: _ignored, ...rest } = submission;
   if (password === undefined) {
     if (!secretRef) throw configError(MODULE, 'secret_ref_required', 'a secretRef is required', { details: [{ path: 'secretRef', message: 'name the Key Vault secret that holds the password or connection string', code: 'required' }] });
-    return { ...rest, id, secretRef };
+    return { id, ...rest, secretRef };
   }
   if (!deps.allowSecretWrite) {
     throw configError(MODULE, 'secret_write_disabled', 'secrets are accepted only as a secretRef', {
@@ -141,15 +149,16 @@ async function sourceRecord(deps: AdminDeps, id: string, submission: SourceConne
     throw configError(MODULE, 'secret_ambiguous', 'send either secretRef or password, not both', { details: [{ path: 'password', message: 'send either secretRef or password, not both', code: 'ambiguous' }] });
   }
   const ref = await deps.secrets.set(secretNameForSource(id), password);
-  return { ...rest, id, secretRef: ref };
+  return { id, ...rest, secretRef: ref };
 }
 
 export async function createSource(deps: AdminDeps, submission: SourceConnectionSubmission & { id: string }): Promise<StoredSource> {
-  const what = `source connection '${submission.id}'`;
-  // The existence check comes before the secret write: a duplicate POST must not overwrite the secret of the connection that already exists.
-  if (await deps.state.getSource(submission.id)) throw conflict(MODULE, 'already_exists', `${what} already exists: PUT to replace it, or choose another id`);
-  const record = await sourceRecord(deps, submission.id, submission);
-  return createOnce(what, async () => null, () => deps.state.putSource(record, { mustNotExist: true }));
+  // The secret is written only after the existence check: a duplicate POST must not overwrite the secret of the connection already there.
+  return createOnce(
+    `source connection '${submission.id}'`,
+    () => deps.state.getSource(submission.id),
+    async () => deps.state.putSource(await sourceRecord(deps, submission.id, submission), { mustNotExist: true }),
+  );
 }
 
 export async function replaceSource(deps: AdminDeps, id: string, submission: SourceConnectionSubmission, ifMatch?: IfMatch): Promise<StoredSource> {
@@ -163,9 +172,8 @@ export async function replaceSource(deps: AdminDeps, id: string, submission: Sou
 }
 
 export async function deleteSource(deps: AdminDeps, id: string, ifMatch?: IfMatch): Promise<void> {
-  const current = await deps.state.getSource(id);
-  if (current) await refuseIfReferenced(deps, id, 'source', `source connection '${id}'`);
-  await deleteGuarded(`source connection '${id}'`, current, () => notFound(MODULE, 'source connection', id), ifMatch, () => deps.state.deleteSource(id));
+  const what = `source connection '${id}'`;
+  await deleteGuarded(what, await deps.state.getSource(id), () => notFound(MODULE, 'source connection', id), ifMatch, () => deps.state.deleteSource(id), () => refuseIfReferenced(deps, id, 'source', what));
 }
 
 // ---------------------------------------------------------------- SharePoint connections
@@ -183,9 +191,8 @@ export async function replaceSharePoint(deps: AdminDeps, id: string, submission:
 }
 
 export async function deleteSharePoint(deps: AdminDeps, id: string, ifMatch?: IfMatch): Promise<void> {
-  const current = await deps.state.getSharePoint(id);
-  if (current) await refuseIfReferenced(deps, id, 'sharepoint', `SharePoint connection '${id}'`);
-  await deleteGuarded(`SharePoint connection '${id}'`, current, () => notFound(MODULE, 'SharePoint connection', id), ifMatch, () => deps.state.deleteSharePoint(id));
+  const what = `SharePoint connection '${id}'`;
+  await deleteGuarded(what, await deps.state.getSharePoint(id), () => notFound(MODULE, 'SharePoint connection', id), ifMatch, () => deps.state.deleteSharePoint(id), () => refuseIfReferenced(deps, id, 'sharepoint', what));
 }
 
 /** A connection a definition uses cannot go: the definition's next run would fail with nothing to show why. */
@@ -209,9 +216,34 @@ export interface TableDescription extends Omit<TableSchema, 'columns'> {
   defaultKey: string[] | null;
 }
 
+/**
+ * `{schema}.{table}` in a URL is ambiguous when a name holds a dot, and hosts split it
+ * differently (the local router at the first dot, ASP.NET routing at the last). The catalog
+ * decides: each split whose schema exists is tried, as the route gave it first.
+ */
+async function describeQualified(source: SourceDatabase, given: TableRef): Promise<TableSchema> {
+  try {
+    return await source.describeTable(given);
+  } catch (notThere) {
+    const qualified = `${given.schema}.${given.name}`;
+    const dots = [...qualified.matchAll(/\./g)].map((m) => m.index);
+    if (!isSyncError(notThere, 'unknown_table') || dots.length < 2) throw notThere;
+    const schemas = new Set(await source.listSchemas());
+    const others = dots.map((i) => ({ schema: qualified.slice(0, i), name: qualified.slice(i + 1) })).filter((t) => t.schema !== given.schema && schemas.has(t.schema));
+    for (const candidate of others) {
+      try {
+        return await source.describeTable(candidate);
+      } catch (error) {
+        if (!isSyncError(error, 'unknown_table')) throw error;
+      }
+    }
+    throw notThere;
+  }
+}
+
 /** The table as introspected (names checked against the catalog, never spliced into SQL) plus the default SharePoint column for each column. */
 export async function describeSourceTable(deps: Pick<AdminDeps, 'source'>, connectionId: string, table: TableRef): Promise<TableDescription> {
-  const schema = await (await deps.source(connectionId)).describeTable(table);
+  const schema = await describeQualified(await deps.source(connectionId), table);
   return {
     ...schema,
     defaultKey: defaultKey(schema),
@@ -403,6 +435,19 @@ export async function requestRun(deps: AdminDeps, id: string, mode: RunMessage['
     throw conflict(MODULE, 'definition_disabled', `definition '${id}' is disabled: enable it, or ask for a dryRun`);
   }
   const message = newRunMessage(id, mode, 'manual', deps.now());
+  // Recorded as `queued` at once, so GET /runs/{runId} answers before the planner picks it up.
+  await deps.state.createRun({
+    runId: message.runId,
+    definitionId: id,
+    mode,
+    trigger: 'manual',
+    status: 'queued',
+    sourceId: stored.activeSourceId,
+    startedAt: message.requestedAt,
+    counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 },
+    batchesExpected: 0,
+    batchesSettled: 0,
+  });
   // Session = definition: the planner takes one run of a definition at a time.
   await deps.bus.send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: id }]);
   deps.log.info('run requested', { definitionId: id, runId: message.runId, mode });

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { SyncDefinition } from '../core/definitions';
 import { configError, describe, isSyncError } from '../core/errors';
 import { identityHash } from '../core/identity';
-import { mapRow, resolveMapping, type MappedRow, type ResolvedMapping } from '../core/mapping';
+import { listSpecFor, mapRow, resolveMapping, type MappedRow, type ResolvedMapping } from '../core/mapping';
+import type { ListTarget } from '../core/ports/list-target';
 import { chunkByBytes, messageBytes, type FinalizeMessage, type MoveOpMessage, type RunMessage, type WriteOpMessage } from '../core/messages';
 import { QUEUES, type OutgoingMessage } from '../core/ports/bus';
 import type { CursorPosition, Row, SourceDatabase, TableSchema } from '../core/ports/source';
@@ -39,7 +40,8 @@ export async function handleRunMessage(deps: SyncDeps, msg: RunMessage): Promise
     return null;
   }
   const existing = await state.getRun(msg.runId);
-  if (existing) {
+  const queued = existing?.status === 'queued';
+  if (existing && !queued) {
     const plan = planState(existing);
     if (existing.status !== 'running' || plan?.phase !== 'planning') return existing; // a redelivery of a run already planned
     // The planner died mid-way: batches it sent still land harmlessly; a fresh run replans.
@@ -65,7 +67,8 @@ export async function handleRunMessage(deps: SyncDeps, msg: RunMessage): Promise
   };
   if (!(await state.acquireLease(runLeaseName(msg.definitionId), msg.runId, deps.settings.leaseTtlMs))) {
     const refused: RunRecord = { ...base, status: 'refused', finishedAt: startedAt, error: 'another run of this definition is in progress' };
-    await state.createRun(refused);
+    if (queued) await state.updateRun(msg.runId, { status: 'refused', finishedAt: startedAt, error: refused.error });
+    else await state.createRun(refused);
     log.info('run refused: another run holds the lease', { definitionId: msg.definitionId, runId: msg.runId });
     return refused;
   }
@@ -79,7 +82,8 @@ export async function handleRunMessage(deps: SyncDeps, msg: RunMessage): Promise
     passDone: false,
     byList: {},
   };
-  await state.createRun({ ...base, plan: initialPlan });
+  if (queued) await state.updateRun(msg.runId, { status: 'running', startedAt, sourceId: base.sourceId, plan: initialPlan });
+  else await state.createRun({ ...base, plan: initialPlan });
   try {
     return await plan(deps, stored, msg, initialPlan);
   } catch (error) {
@@ -93,7 +97,7 @@ export async function handleRunMessage(deps: SyncDeps, msg: RunMessage): Promise
 }
 
 /** Resolves the mapping against the live schema; a breaking schema change stops the run naming it. */
-async function currentMapping(deps: SyncDeps, stored: StoredDefinition, source: SourceDatabase): Promise<{ stored: StoredDefinition; mapping: ResolvedMapping; schema: TableSchema }> {
+async function currentMapping(deps: SyncDeps, stored: StoredDefinition, source: SourceDatabase, target: ListTarget, dryRun: boolean): Promise<{ stored: StoredDefinition; mapping: ResolvedMapping; schema: TableSchema; mappingChanged: boolean }> {
   const def = stored.definition;
   const schema = await source.describeTable(def.table);
   const previous = stored.mapping as ResolvedMapping | undefined;
@@ -110,7 +114,17 @@ async function currentMapping(deps: SyncDeps, stored: StoredDefinition, source: 
     if (diff.additive.length) deps.log.info('additive schema changes', { definitionId: def.id, changes: diff.additive.map((c) => c.message) });
   }
   const mapping = resolveMapping(def, schema);
-  if (previous?.hash === mapping.hash && stored.schemaSnapshot) return { stored, mapping, schema };
+  if (previous?.hash === mapping.hash && stored.schemaSnapshot) return { stored, mapping, schema, mappingChanged: false };
+  if (dryRun) return { stored, mapping, schema, mappingChanged: previous !== undefined && previous.hash !== mapping.hash };
+  if (previous && previous.hash !== mapping.hash) {
+    // The lists must have every mapped column before rows carrying it are written.
+    for (const [name, listId] of Object.entries(stored.lists ?? {})) {
+      const result = await target.ensureList(def.target.siteId, listSpecFor(name, mapping));
+      if (result.conflicts.length) {
+        throw configError('sync', 'column_conflict', `list "${name}" (${listId}) has columns that cannot hold the new mapping: ${result.conflicts.map((c) => `${c.column}: ${c.reason}`).join('; ')}`);
+      }
+    }
+  }
   const next: StoredDefinition = {
     ...stored,
     mapping,
@@ -118,7 +132,7 @@ async function currentMapping(deps: SyncDeps, stored: StoredDefinition, source: 
     mappingVersion: previous && previous.hash !== mapping.hash ? stored.mappingVersion + 1 : Math.max(1, stored.mappingVersion),
   };
   const saved = await deps.state.putDefinition(next, stored.etag ? { ifMatch: stored.etag } : {});
-  return { stored: saved, mapping, schema };
+  return { stored: saved, mapping, schema, mappingChanged: false };
 }
 
 function isSoftDeleted(def: SyncDefinition, row: Row): boolean {
@@ -145,14 +159,15 @@ async function plan(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMes
   const { state } = deps;
   const dryRun = msg.mode === 'dryRun';
   const source = await deps.source(storedAtStart.activeSourceId);
-  const { stored, mapping } = await currentMapping(deps, storedAtStart, source);
+  const target = await deps.target(storedAtStart.definition.target.connectionId);
+  // On a real run a changed mapping bumps mappingVersion (rescan); a dry run only sees the flag.
+  const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
   const def = stored.definition;
-  const target = await deps.target(def.target.connectionId);
   const shards = new ShardLists(deps, stored, mapping, target, dryRun);
   const listNames = new Map<string, string>(Object.entries(stored.lists ?? {}).map(([name, id]) => [id, name]));
 
   const cursor = await state.getCursor(def.id, stored.activeSourceId);
-  const rescan = msg.mode === 'full' || !cursor || cursor.mappingVersion !== stored.mappingVersion;
+  const rescan = msg.mode === 'full' || !cursor || cursor.mappingVersion !== stored.mappingVersion || mappingChanged;
   const start: CursorPosition | null = rescan ? null : cursor.position ? (JSON.parse(cursor.position) as CursorPosition) : null;
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
@@ -171,9 +186,14 @@ async function plan(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMes
     planned.writes.set(listId, ops);
   };
 
+  const allFailures = await state.getFailures(def.id, { includeQuarantined: true });
+  // Quarantined rows wait for an admin's retry; look-back re-reads must not retry them.
+  const quarantined = new Set(allFailures.filter((f) => f.quarantined).map((f) => f.identityHash));
+
   const processRows = async (rows: Row[], retried: Set<string>) => {
     const mapped: Array<{ row: Row; m: MappedRow; listName: string }> = [];
     for (const row of rows) {
+      if (quarantined.size && quarantined.has(identityHash(mapping.key.map((k) => row[k]), mapping.keyHints))) continue;
       let m: MappedRow | undefined;
       try {
         m = mapRow(row, mapping);
@@ -241,7 +261,7 @@ async function plan(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMes
   };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key.
-  const due = (await state.getFailures(def.id)).filter((f) => !f.quarantined);
+  const due = allFailures.filter((f) => !f.quarantined);
   if (due.length) {
     const retried = new Set(due.map((f) => f.identityHash));
     const rows = await source.readByKeys(def.table, mapping.readColumns, mapping.key, due.map((f) => f.key));

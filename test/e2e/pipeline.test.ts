@@ -1,4 +1,5 @@
 import { startStack, type Stack } from '../support/stack';
+import { retryFailures } from '../../src/sync/failures';
 import { assertInvariant } from '../support/invariant';
 
 /**
@@ -107,4 +108,70 @@ describe('push sync end to end (local host stack)', () => {
     expect(stack.items().filter((i) => i.fields.Title === 'Customer 3' || i.fields.Title === 'Customer 4')).toHaveLength(0);
     await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
   });
+
+  it('a row SharePoint cannot hold goes to the failure list, is retried, quarantined, and heals when fixed', async () => {
+    // 1850 is before SharePoint's earliest date (1900-01-01).
+    await stack.pg.query(`INSERT INTO ${table()} (id, customer, amount, ordered_at) VALUES (1001, 'Old Customer', 5, '1850-01-01T00:00:00Z')`);
+    const first = await stack.run(definitionId);
+    expect(first.status).toBe('partial');
+    expect(first.counts.failed).toBe(1);
+    let failures = await stack.state.getFailures(definitionId, { includeQuarantined: true });
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ key: [1001], attempts: 1, quarantined: false });
+    expect(failures[0]!.lastError).toContain('ordered_at');
+    // Retried by key on the next runs until maxAttempts, then quarantined.
+    const stored = (await stack.state.getDefinition(definitionId))!;
+    await stack.state.putDefinition({ ...stored, definition: { ...stored.definition, maxAttempts: 2 } });
+    await stack.run(definitionId);
+    failures = await stack.state.getFailures(definitionId, { includeQuarantined: true });
+    expect(failures[0]).toMatchObject({ attempts: 2, quarantined: true });
+    const quiet = await stack.run(definitionId);
+    expect(quiet.counts.failed).toBe(0); // quarantined rows wait for an admin
+    // The admin fixes the row and lifts the quarantine: the next run retries it by key.
+    await stack.pg.query(`UPDATE ${table()} SET ordered_at = '2024-05-01T00:00:00Z', updated_at = clock_timestamp() WHERE id = 1001`);
+    expect(await retryFailures(stack.deps, definitionId)).toBe(1);
+    const healed = await stack.run(definitionId);
+    expect(healed.counts).toMatchObject({ created: 1, failed: 0 });
+    expect(await stack.state.getFailures(definitionId, { includeQuarantined: true })).toHaveLength(0);
+    await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
+  });
+
+  it('a changed mapping rescans the table and rewrites only rows whose mapped content changed', async () => {
+    const stored = (await stack.state.getDefinition(definitionId))!;
+    await stack.state.putDefinition({ ...stored, definition: { ...stored.definition, fields: [...stored.definition.fields, { source: 'is_deleted', target: 'Archived' }] } });
+    const live = (await stack.pg.query(`SELECT count(*)::int AS n FROM ${table()} WHERE NOT is_deleted`)).rows[0].n as number;
+    const run = await stack.run(definitionId);
+    expect(run.counts.read).toBeGreaterThanOrEqual(live);
+    expect(run.counts.updated).toBe(live); // every item gains the new column
+    const again = await stack.run(definitionId, 'full');
+    expect(again.counts).toMatchObject({ updated: 0, created: 0 });
+    await assertInvariant(stack, definitionId, `SELECT * FROM ${table()} WHERE NOT is_deleted`);
+  });
+
+  it('rows beyond maxRowsPerRun are picked up by continuation runs at once', async () => {
+    await stack.pg.query(`CREATE TABLE "${stack.schema}".big (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await stack.pg.query(`INSERT INTO "${stack.schema}".big SELECT g, 'row ' || g FROM generate_series(1, 250) g`);
+    await stack.addDefinition({
+      id: 'big',
+      table: { schema: stack.schema, name: 'big' },
+      title: 'label',
+      fields: [{ source: 'id', target: 'RowNumber' }],
+      cursor: { kind: 'timestamp', column: 'updated_at' },
+      sharding: { strategy: 'hash', buckets: 2, listTemplate: 'Big {n}' },
+      maxRowsPerRun: 100,
+    });
+    const first = await stack.run('big');
+    expect(first.counts.read).toBe(100);
+    const runs = await stack.state.listRuns('big', { limit: 10 });
+    expect(runs.items.map((r) => r.trigger).sort()).toEqual(['continuation', 'continuation', 'manual']);
+    await assertInvariant(stack, 'big', `SELECT * FROM "${stack.schema}".big`);
+  });
+
+  it('a breaking schema change stops the run with an error naming the column', async () => {
+    await stack.pg.query(`ALTER TABLE "${stack.schema}".big DROP COLUMN label`);
+    const run = await stack.run('big');
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/label/);
+  });
 });
+

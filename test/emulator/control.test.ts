@@ -133,7 +133,7 @@ describe('Graph emulator: command line', () => {
     try {
       const proc = run(['--port', String(busy.port)]);
       expect(await proc.exited).toBe(1);
-      expect(proc.err()).toContain(`port ${busy.port} is already in use`);
+      expect(proc.err().trim()).toBe(`graph emulator: port ${busy.port} is already in use; pick another with --port`);
     } finally {
       await busy.close();
     }

@@ -18,7 +18,7 @@ export interface PostgresConnectionConfig {
 
 export interface PostgresSourceOptions extends SourceAdapterOptions {
   connectTimeoutMs?: number;
-  /** Server-side limit per statement (default 60 s); a cancelled statement is a transient error. */
+  /** Limit per statement (default 60 s), enforced by the client; a timed-out statement is a transient error. */
   statementTimeoutMs?: number;
   poolMax?: number;
   idleTimeoutMs?: number;
@@ -31,6 +31,12 @@ export function quotePg(identifier: string): string {
 /** Casts for the look-back arithmetic; fixed strings chosen by type, never from input. */
 const TEMPORAL_CAST: Partial<Record<ColumnDataType, string>> = { timestamp: 'timestamp', timestamptz: 'timestamptz', date: 'date' };
 
+const PG_EXACT_FORMAT: Partial<Record<ColumnDataType, (expr: string) => string>> = {
+  timestamptz: (e) => `to_char((${e}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+  timestamp: (e) => `to_char(${e}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`,
+  date: (e) => `to_char(${e}, 'YYYY-MM-DD')`,
+};
+
 export const postgresDialect: Dialect = {
   engine: 'postgres',
   maxParams: 30_000,
@@ -39,7 +45,12 @@ export const postgresDialect: Dialect = {
   table: (ref) => `${quotePg(ref.schema)}.${quotePg(ref.name)}`,
   // money's text form follows lc_monetary ("$1,234.50"); numeric is exact and locale-free
   valueExpr: (col) => (col.dataType === 'money' ? `${quotePg(col.name)}::numeric` : quotePg(col.name)),
-  exactText: (expr) => `(${expr})::text`,
+  exactText: (expr, col) => {
+    // Temporal text is formatted explicitly (ISO 8601, UTC, microseconds) so it does not depend on the
+    // session's DateStyle or TimeZone; ::text covers infinity, which to_char turns into NULL.
+    const fmt = PG_EXACT_FORMAT[col.dataType];
+    return fmt ? `COALESCE(${fmt(expr)}, (${expr})::text)` : `(${expr})::text`;
+  },
   // an untyped parameter compared with a column takes the column's type (and collation), so text round-trips exactly
   fromText: (placeholder) => placeholder,
   minusSeconds: (value, seconds, col) => {
@@ -116,12 +127,13 @@ export class PostgresSource extends SqlSource {
       password: config.password,
       ssl: tls.enabled ? { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.serverName ? { servername: tls.serverName } : {}) } : false,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 15_000,
-      statement_timeout: options.statementTimeoutMs ?? 60_000,
+      // Client-side, not the statement_timeout/options startup parameters: PgBouncer (e.g. the one
+      // built into Azure Database for PostgreSQL on port 6432) refuses those. A timed-out query's
+      // connection is discarded by the pool.
+      query_timeout: options.statementTimeoutMs ?? 60_000,
       idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
       max: options.poolMax ?? 5,
       application_name: 'sql-sharepoint-sync',
-      // fixed text formats so the exact-text cursor values round-trip whatever the server's defaults
-      options: '-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=1 -c TimeZone=UTC',
       types: typeParsers,
     });
     // An idle client that loses its server emits here; without a listener Node would crash.

@@ -600,6 +600,38 @@ export class SqlServerStateStore implements StateStore {
     return this.readRun(row);
   }
 
+  async incrementRunOnce(runId: string, key: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<{ run: RunRecord; applied: boolean }> {
+    const checked = new Map(checkDeltas(deltas));
+    const params: SqlParams = { runId: P.key(runId), mark: P.key(key) };
+    const sets = PROGRESS_COUNTERS.map((name) => {
+      params[`d_${name}`] = P.int(checked.get(name) ?? 0);
+      return `${COUNTER_COLUMNS[name]} = ${COUNTER_COLUMNS[name]} + @d_${name}`;
+    });
+    // Marker and increment in one transaction; UPDLOCK+HOLDLOCK makes a concurrent twin wait and then see the marker.
+    let res: { recordset: RawRunRow[]; rowsAffected: number };
+    try {
+      res = await this.q<RawRunRow>(
+        `updating run '${runId}'`,
+        `SET XACT_ABORT ON;
+         BEGIN TRANSACTION;
+         INSERT INTO ${this.s}.run_marks (run_id, mark)
+           SELECT @runId, @mark WHERE EXISTS (SELECT 1 FROM ${this.s}.runs WHERE run_id = @runId)
+             AND NOT EXISTS (SELECT 1 FROM ${this.s}.run_marks WITH (UPDLOCK, HOLDLOCK) WHERE run_id = @runId AND mark = @mark);
+         IF @@ROWCOUNT = 1 UPDATE ${this.s}.runs SET ${sets.join(', ')} OUTPUT inserted.* WHERE run_id = @runId;
+         COMMIT TRANSACTION;`,
+        params,
+      );
+    } catch (error) {
+      if (!isSyncError(error, 'state_conflict')) throw error;
+      res = { recordset: [], rowsAffected: 0 };
+    }
+    const row = res.recordset[0];
+    if (row) return { run: this.readRun(row), applied: true };
+    const run = await this.getRun(runId);
+    if (!run) throw notFound(MODULE, 'run', runId);
+    return { run, applied: false };
+  }
+
   async listRuns(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<RunRecord>> {
     const limit = pageLimit(opts.limit);
     const from = decodePageToken(opts.next, isKeyset);

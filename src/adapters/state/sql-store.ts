@@ -541,6 +541,26 @@ export class PostgresStateStore implements StateStore {
     return toRun(row);
   }
 
+  async incrementRunOnce(runId: string, key: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<{ run: RunRecord; applied: boolean }> {
+    const checked = new Map(checkDeltas(deltas));
+    const sets = PROGRESS_COUNTERS.map((name, i) => `${COUNTER_COLUMNS[name]} = r.${COUNTER_COLUMNS[name]} + $${i + 3}`);
+    // One statement: the marker insert and the increment commit together or not at all. A
+    // concurrent twin waits on the marker's key, then finds it and changes nothing.
+    const res = await this.q<RunRow>(
+      `updating run '${runId}'`,
+      `WITH mark AS (
+         INSERT INTO ${this.s}.run_marks (run_id, mark) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM ${this.s}.runs WHERE run_id = $1)
+         ON CONFLICT (run_id, mark) DO NOTHING RETURNING run_id)
+       UPDATE ${this.s}.runs AS r SET ${sets.join(', ')} FROM mark WHERE r.run_id = mark.run_id RETURNING r.*`,
+      [runId, key, ...PROGRESS_COUNTERS.map((name) => checked.get(name) ?? 0)],
+    );
+    const row = res.rows[0];
+    if (row) return { run: toRun(row), applied: true };
+    const run = await this.getRun(runId);
+    if (!run) throw notFound(MODULE, 'run', runId);
+    return { run, applied: false };
+  }
+
   async listRuns(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<RunRecord>> {
     const limit = pageLimit(opts.limit);
     const from = decodePageToken(opts.next, isKeyset);

@@ -59,7 +59,14 @@ import { checkEntitySize, decodeKey, encodeKey, getJson, getText, invertedTime, 
 export type TableStateStoreOptions = ({ connectionString: string } | { accountUrl: string; credential: TokenCredential }) & {
   /** Prepended to every table name so deployments and tests can share an account. */
   tablePrefix?: string;
-  /** How getLedger fetches a page of hashes: parallel point reads (default) or OR'ed RowKey filters. */
+  /**
+   * How getLedger fetches a page of hashes. `point` (default): parallel point reads. `filter`:
+   * OR'ed RowKey filters, 14 keys per query. On Azurite filters are ~5x faster (bench/state.ts,
+   * compareTableLookups), but Azurite is not the service: there, random keys OR'ed in one filter
+   * are not point lookups and the rows a query scans count against the partition's 2,000
+   * entities/s target, so a ledger partition of millions of rows would be scanned per page.
+   * Point reads cost the same at any partition size.
+   */
   lookup?: 'point' | 'filter';
   /** Requests in flight for one batch read or write. */
   concurrency?: number;
@@ -78,6 +85,9 @@ const CONTENTION_ATTEMPTS = 12;
 const COUNTER_DEADLINE_MS = 25_000;
 const RUN_LOCATION_CACHE = 10_000;
 
+/** Run rows start with the digits of an inverted time; `m_` rows beside them mark counted keys. */
+const RUN_ROWS = { ge: '0', lt: ':' };
+const runMarkKey = (runId: string, key: string) => `m_${encodeKey(runId)}_${encodeKey(key)}`;
 const FWD = 'k_';
 const REV = 'i_';
 const fwdKey = (hash: string) => `${FWD}${encodeKey(hash)}`;
@@ -167,7 +177,7 @@ export class TableStateStore implements StateStore {
     }
   }
 
-  /** Fetches many rows of one partition; the strategy was chosen by measurement (see bench/state.ts). */
+  /** Fetches many rows of one partition (strategy: see `lookup` in the options). */
   private async getMany(table: TableName, pk: string, rks: string[]): Promise<Map<string, Row>> {
     const out = new Map<string, Row>();
     const unique = [...new Set(rks)];
@@ -210,14 +220,18 @@ export class TableStateStore implements StateStore {
     }
   }
 
-  /** Newest-first keyset paging over row keys that embed an inverted time. */
-  private async page<T>(table: TableName, pk: string, prefix: string, opts: { limit?: number; next?: string }, map: (row: Row) => T): Promise<Page<T>> {
+  /** Newest-first keyset paging over row keys (in [ge, lt)) that embed an inverted time. */
+  private async page<T>(
+    table: TableName,
+    pk: string,
+    range: { ge: string; lt: string },
+    opts: { limit?: number; next?: string },
+    map: (row: Row) => T,
+  ): Promise<Page<T>> {
     const limit = pageLimit(opts.limit);
-    const from = decodePageToken(opts.next, (v): v is string => typeof v === 'string' && v.startsWith(prefix));
-    let filter = odata`PartitionKey eq ${pk}`;
-    if (from !== undefined) filter += ` and ${odata`RowKey gt ${from}`}`;
-    else if (prefix !== '') filter += ` and ${odata`RowKey ge ${prefix}`}`;
-    if (prefix !== '') filter += ` and ${odata`RowKey lt ${after(prefix)}`}`;
+    const from = decodePageToken(opts.next, (v): v is string => typeof v === 'string' && v >= range.ge && v < range.lt);
+    const lower = from === undefined ? odata`RowKey ge ${range.ge}` : odata`RowKey gt ${from}`;
+    const filter = `${odata`PartitionKey eq ${pk}`} and ${lower} and ${odata`RowKey lt ${range.lt}`}`;
     const rows = await this.query(table, filter, limit + 1, limit + 1);
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
@@ -526,18 +540,25 @@ export class TableStateStore implements StateStore {
           }
         } else withItem.push(row);
       });
+      // After a collision, check the reverse rows too: one already gone must not fail the delete again.
+      const revOf = (row: LedgerRow) => revKey(row.entry.listId, row.entry.itemId ?? '');
+      const reverse = attempt > 0 ? await this.getMany('Ledger', pk, withItem.map(revOf)) : undefined;
       // A transaction cannot delete with If-Match, so the forward row is first turned into a
       // tombstone under its ETag (together with the reverse row's delete), then deleted under
       // the tombstone's ETag. A crash between the two leaves a tombstone that readers skip.
       await mapLimit(chunk(withItem, MAX_TX_OPS / 2), Math.max(1, Math.floor(this.concurrency / 4)), async (rowsOfTx) => {
-        const actions: TransactionAction[] = rowsOfTx.flatMap((row): TransactionAction[] => [
-          ['update', { partitionKey: pk, rowKey: fwdKey(row.entry.identityHash), identityHash: row.entry.identityHash, tombstone: true }, 'Replace', { etag: row.etag }],
-          ['delete', { partitionKey: pk, rowKey: revKey(row.entry.listId, row.entry.itemId ?? '') }],
-        ]);
+        const actions: TransactionAction[] = [];
+        const tombstoneAt: number[] = [];
+        for (const row of rowsOfTx) {
+          tombstoneAt.push(actions.length);
+          actions.push(['update', { partitionKey: pk, rowKey: fwdKey(row.entry.identityHash), identityHash: row.entry.identityHash, tombstone: true }, 'Replace', { etag: row.etag }]);
+          const owner = reverse ? str(reverse.get(revOf(row)) ?? {}, 'identityHash') : row.entry.identityHash;
+          if (owner === row.entry.identityHash) actions.push(['delete', { partitionKey: pk, rowKey: revOf(row) }]);
+        }
         let tags: Array<string | undefined>;
         try {
           const res = await this.tables.Ledger.submitTransaction(actions);
-          tags = rowsOfTx.map((_, i) => res.subResponses[i * 2]?.etag);
+          tags = tombstoneAt.map((at) => res.subResponses[at]?.etag);
         } catch (error) {
           if (isStatus(error, 404, 409, 412)) return void retry.push(...rowsOfTx.map((r) => r.entry.identityHash));
           fail(error, 'deleting ledger entries');
@@ -723,8 +744,37 @@ export class TableStateStore implements StateStore {
     return this.mutateRun(runId, (run) => applyDeltas(run, checked));
   }
 
+  async incrementRunOnce(runId: string, key: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<{ run: RunRecord; applied: boolean }> {
+    const checked = checkDeltas(deltas);
+    const location = await this.locateRun(runId);
+    if (!location) throw notFound(MODULE, 'run', runId);
+    const mark = { partitionKey: location.pk, rowKey: runMarkKey(runId, key), runId, key };
+    const deadline = Date.now() + COUNTER_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.get('Runs', location.pk, location.rk);
+      if (!row) throw notFound(MODULE, 'run', runId);
+      const next = applyDeltas(this.toRun(row), checked);
+      try {
+        // The marker lives in the run's partition, so marker and increment commit as one.
+        await this.tables.Runs.submitTransaction([
+          ['create', mark],
+          ['update', this.runEntity(next, location.pk, location.rk), 'Replace', { etag: row.etag }],
+        ]);
+        return { run: next, applied: true };
+      } catch (error) {
+        if (isStatus(error, 409)) {
+          const now = await this.getRun(runId);
+          if (!now) throw notFound(MODULE, 'run', runId);
+          return { run: now, applied: false };
+        }
+        if (!isStatus(error, 412) || Date.now() > deadline) fail(error, `updating run '${runId}'`);
+        await backoff(attempt, 2, 50);
+      }
+    }
+  }
+
   listRuns(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<RunRecord>> {
-    return this.page('Runs', encodeKey(definitionId), '', opts, (row) => this.toRun(row));
+    return this.page('Runs', encodeKey(definitionId), RUN_ROWS, opts, (row) => this.toRun(row));
   }
 
   // ---------------------------------------------------------------- failures
@@ -805,7 +855,7 @@ export class TableStateStore implements StateStore {
   }
 
   listMoves(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<MoveRecord>> {
-    return this.page('Moves', encodeKey(definitionId), 't_', opts, (row) => {
+    return this.page('Moves', encodeKey(definitionId), { ge: 't_', lt: after('t_') }, opts, (row) => {
       const move: MoveRecord = {
         definitionId,
         moveId: str(row, 'moveId') ?? '',
@@ -939,6 +989,3 @@ export class TableStateStore implements StateStore {
     };
   }
 }
-
-/** Exposed for tests that check the encoding directly. */
-export const tableKeys = { fwdKey, revKey };

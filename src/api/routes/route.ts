@@ -104,7 +104,7 @@ async function readJson(request: HttpRequest): Promise<unknown> {
 }
 
 export function apiRoute<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None>(spec: RouteSpec<P, Q, B>): ApiRoute {
-  const errors = [...new Set([...(spec.errors ?? []), 400, 500])].sort();
+  const errors = [...new Set([...(spec.errors ?? []), 400, 500, 503])].sort();
   return {
     kind: 'http',
     name: spec.name,

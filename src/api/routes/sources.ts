@@ -1,4 +1,5 @@
 import { notFound } from '../../core/errors';
+import { redact } from '../../core/ports/logger';
 import { createSource, deleteSource, describeSourceTable, replaceSource } from '../../sync/definitions-admin';
 import { json } from '../http';
 import { adminDeps, apiRoute, type ApiRoute } from './route';
@@ -107,7 +108,8 @@ export const sourceRoutes: ApiRoute[] = [
     errors: [404, 422],
     async handle({ params, context }) {
       const source = await (await adminDeps(context)).source(params.id);
-      return json(200, await source.health(HEALTH_TIMEOUT_MS));
+      // Driver messages carry no password, but a connection string echoed by a driver would: redact anyway.
+      return json(200, redact(await source.health(HEALTH_TIMEOUT_MS)));
     },
   }),
   apiRoute({
@@ -131,7 +133,7 @@ export const sourceRoutes: ApiRoute[] = [
     route: 'sources/{id}/tables/{schema}.{table}',
     tag,
     summary: 'Describe a table, with the SharePoint column proposed for each column',
-    description: 'A schema name containing "." must be percent-encoded (%2E).',
+    description: 'A name holding "." is resolved against the catalog: the split whose schema exists is used.',
     params: TableParams,
     responses: { 200: { description: 'columns, keys, constraints, indexes and proposals', schema: TableDescriptionSchema } },
     errors: [404, 422],

@@ -143,6 +143,12 @@ export interface ChangeReadRequest {
   limit: number;
 }
 
+/**
+ * How a run uses it: page with `after = next` until `next` is null. If the run stops early
+ * (maxRowsPerRun), store the last non-null `next`: the continuation resumes exactly there. If
+ * it reached null, store `positionAfterRun(kind, previous, highWater)` once every write of the
+ * run is settled.
+ */
 export interface ChangeReadResult {
   rows: Row[];
   /** Position after the last row returned; null = everything up to the high-water mark was read. */

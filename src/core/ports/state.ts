@@ -185,6 +185,13 @@ export interface StateStore {
   updateRun(runId: string, patch: Partial<Omit<RunRecord, 'runId' | 'definitionId'>>): Promise<RunRecord>;
   /** Atomically adds to counters; returns the run after the increment. Never loses an increment under concurrency. */
   incrementRun(runId: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<RunRecord>;
+  /**
+   * incrementRun at most once per (runId, key), recording the key in the same atomic write: a
+   * redelivered batch cannot count twice, and a crash cannot record the key without the
+   * increment (a lease used as a marker can do neither: its holder may re-acquire it).
+   * `applied` is false when the key was already counted; `run` is then the run as it stands.
+   */
+  incrementRunOnce(runId: string, key: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<{ run: RunRecord; applied: boolean }>;
   /** Newest first, by the startedAt given at creation (a later patch of startedAt does not reorder). */
   listRuns(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<RunRecord>>;
 

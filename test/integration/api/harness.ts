@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import pg from 'pg';
 import { EnvSecrets } from '../../../src/adapters/secrets/env';
-import { defaultSourceCache } from '../../../src/adapters/source';
+import { createSourceDatabase, defaultSourceCache } from '../../../src/adapters/source';
+import { notFound } from '../../../src/core/errors';
 import { clearTenantLimiters } from '../../../src/adapters/sharepoint/limiter';
 import { createServices, setServices, type Services } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
@@ -119,7 +120,20 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
     const base = createServices(cfg);
     const previous = current;
     // Keep one state store per file: it is initialised once and closed at the end.
-    current = { ...base, bus: () => bus, secrets: () => secrets, state: previous ? previous.state : base.state };
+    const state = previous ? previous.state : base.state;
+    current = {
+      ...base,
+      bus: () => bus,
+      secrets: () => secrets,
+      state,
+      // As the composition root does, but reading secrets through the stand-in above.
+      async source(connectionId) {
+        const conn = await (await state()).getSource(connectionId);
+        if (!conn) throw notFound('sources', 'source connection', connectionId);
+        const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
+        return createSourceDatabase(record, secrets);
+      },
+    };
     setServices(current);
   };
   configure();

@@ -257,7 +257,7 @@ describe('PostgreSQL source: change reads', () => {
 
     const cursor = { kind: 'timestamp' as const, column: 'updated_at', lookbackSeconds: 0 };
     const highWater = await db.highWaterMark(events, cursor);
-    expect(highWater).toMatch(/^2024-01-01 11:00:00\+00/);
+    expect(highWater).toBe('2024-01-01T11:00:00.000000Z'); // exact, zone-independent text
     for (const limit of [1, 2, 4, 5, 7]) {
       const rows = await readPass({ ...base, cursor, highWater }, limit);
       const keys = rows.map((r) => keyOf(r, key));
@@ -417,6 +417,19 @@ describe('PostgreSQL source: connections', () => {
       expect(bad.errorCode).toMatch(/source_unreachable|source_timeout/);
     } finally {
       await dead.close();
+    }
+  });
+
+  it('a statement that runs past the timeout fails as transient, so the run is retried', async () => {
+    await exec(`CREATE VIEW ${S}."Slow" AS SELECT 1 AS id, pg_sleep(1)::text AS s`);
+    const impatient = new PostgresSource(connConfig, { statementTimeoutMs: 200 });
+    try {
+      // without the timeout the read would succeed after a second
+      await expect(
+        impatient.readChanges({ table: T('Slow'), columns: ['s'], key: ['id'], cursor: { kind: 'full' }, after: null, highWater: null, limit: 5 }),
+      ).rejects.toMatchObject({ code: 'source_timeout', errorClass: 'transient' });
+    } finally {
+      await impatient.close();
     }
   });
 

@@ -294,8 +294,8 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
 
       it('the ledger and its reverse index stay consistent under concurrent writers', async () => {
         const def = `def-${uid()}`;
-        const identities = Array.from({ length: 40 }, (_, i) => `k${i}`);
-        const writers = 6;
+        const identities = Array.from({ length: 30 }, (_, i) => `k${i}`);
+        const writers = 5;
         const stores = [store, another(), another()];
         // Every writer points every identity at its own items, in shuffled batches, all at once.
         await Promise.all(
@@ -308,15 +308,11 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
         const all = (await collect(store.scanLedger(def))).flat();
         expect(all).toHaveLength(identities.length);
         const byItem = new Map(all.map((e) => [e.itemId, e.identityHash]));
-        let indexed = 0;
-        for (let w = 0; w < writers; w++) {
-          for (const k of identities) {
-            const found = await store.getLedgerByItem(def, 'list-1', `${w}-${k}`);
-            expect(found?.identityHash ?? null).toBe(byItem.get(`${w}-${k}`) ?? null);
-            if (found) indexed++;
-          }
-        }
-        expect(indexed).toBe(identities.length);
+        // Every item any writer ever used maps back to the identity that holds it now, or to nothing.
+        const items = Array.from({ length: writers }, (_, w) => identities.map((k) => `${w}-${k}`)).flat();
+        const found = await Promise.all(items.map((item) => store.getLedgerByItem(def, 'list-1', item)));
+        expect(found.map((f) => f?.identityHash ?? null)).toEqual(items.map((item) => byItem.get(item) ?? null));
+        expect(found.filter(Boolean)).toHaveLength(identities.length);
       });
 
       it('of two identities claiming one item at the same time exactly one wins', async () => {
@@ -389,6 +385,27 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
         expect(final).toMatchObject({ batchesSettled: 50, batchesExpected: 50, counts: { created: 100 } });
         // Each caller saw its own increment applied: 1..50, each once.
         expect(after.map((r) => r.batchesSettled).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      });
+
+      it('a keyed increment counts once however often and however concurrently it is delivered', async () => {
+        const def = `def-${uid()}`;
+        const runId = `run-${uid()}`;
+        await store.createRun(run(def, runId, new Date(), { batchesExpected: 3 }));
+        const stores = [store, another()];
+        const twins = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.incrementRunOnce(runId, 'batch-1', { batchesSettled: 1, updated: 5 })));
+        expect(twins.filter((r) => r.applied)).toHaveLength(1);
+        for (const r of twins) expect(r.run.batchesSettled).toBeGreaterThanOrEqual(r.applied ? 1 : 0);
+        const others = await Promise.all(['batch-2', 'batch-3'].map((k) => store.incrementRunOnce(runId, k, { batchesSettled: 1 })));
+        expect(others.every((r) => r.applied)).toBe(true);
+        const again = await store.incrementRunOnce(runId, 'batch-2', { batchesSettled: 1 });
+        expect(again).toMatchObject({ applied: false, run: { batchesSettled: 3, counts: { updated: 5 } } });
+        expect(await store.getRun(runId)).toMatchObject({ batchesSettled: 3, batchesExpected: 3, counts: { updated: 5 } });
+        // A marker is per run: the same key on another run counts there.
+        const otherRun = `run-${uid()}`;
+        await store.createRun(run(def, otherRun, new Date()));
+        expect((await store.incrementRunOnce(otherRun, 'batch-1', { batchesSettled: 1 })).applied).toBe(true);
+        await expectSyncError(store.incrementRunOnce(`run-${uid()}`, 'batch-1', { batchesSettled: 1 }), 'not_found');
+        expect((await store.listRuns(def)).items.map((r) => r.runId).sort()).toEqual([runId, otherRun].sort());
       });
 
       it('an unknown counter name is refused before anything is written', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mssqlConfig, SqlServerStateStore, type SqlParams, type SqlServerExecutor } from '../../../src/adapters/state/mssql-store';
+import { SQLSERVER_MIGRATIONS } from '../../../src/adapters/state/migrations/sqlserver';
 import { isSyncError } from '../../../src/core/errors';
 import { runStateStoreContract } from './contract';
 
@@ -83,15 +84,15 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     expect(ddl).toMatch(/CREATE UNIQUE INDEX UX_ledger_item ON \[st\]\.ledger \(definition_id, list_id, item_id\) WHERE item_id IS NOT NULL/);
     expect(ddl).toMatch(/CONSTRAINT PK_ledger PRIMARY KEY \(definition_id, identity_hash\)/);
     const recorded = db.calls.filter((c) => c.text.startsWith('INSERT INTO [st].migrations'));
-    expect(recorded.map((c) => c.params.version?.value)).toEqual([1]);
+    expect(recorded.map((c) => c.params.version?.value)).toEqual(SQLSERVER_MIGRATIONS.map((m) => m.version));
   });
 
   it('init applies nothing when every migration is recorded, and refuses a newer schema', async () => {
     const current = new RecordingExecutor((text) =>
-      text.includes('sp_getapplock') ? { recordset: [{ result: 0 }] } : text.startsWith('SELECT version') ? { recordset: [{ version: 1 }] } : {},
+      text.includes('sp_getapplock') ? { recordset: [{ result: 0 }] } : text.startsWith('SELECT version') ? { recordset: SQLSERVER_MIGRATIONS.map((m) => ({ version: m.version })) } : {},
     );
     await new SqlServerStateStore({ executor: current, schema: 'st' }).init();
-    expect(current.calls.some((c) => c.text.includes('CREATE TABLE [st].ledger'))).toBe(false);
+    expect(current.calls.some((c) => /CREATE TABLE \[st\]\.(?!migrations)/.test(c.text))).toBe(false);
     const newer = new RecordingExecutor((text) =>
       text.includes('sp_getapplock') ? { recordset: [{ result: 0 }] } : text.startsWith('SELECT version') ? { recordset: [{ version: 7 }] } : {},
     );
@@ -131,6 +132,23 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     expect(text).toMatch(/OUTPUT inserted\.\* WHERE run_id = @runId/);
     expect(db.calls[0]?.params.d_created?.value).toBe(2);
     expect(run).toMatchObject({ runId: 'r1', batchesSettled: 2, counts: { created: 4 }, plan: { a: 1 } });
+  });
+
+  it('a keyed increment inserts its marker and increments in one transaction, and reports a repeat as not applied', async () => {
+    let first = true;
+    const db = new RecordingExecutor((text) => {
+      if (text.includes('INSERT INTO [st].run_marks')) {
+        const applied = first;
+        first = false;
+        return applied ? { recordset: [runRow], rowsAffected: 2 } : { recordset: [], rowsAffected: 0 };
+      }
+      return { recordset: [runRow] };
+    });
+    const store = new SqlServerStateStore({ executor: db, schema: 'st' });
+    expect((await store.incrementRunOnce('r1', 'batch-1', { batchesSettled: 1 })).applied).toBe(true);
+    expect(await store.incrementRunOnce('r1', 'batch-1', { batchesSettled: 1 })).toMatchObject({ applied: false, run: { runId: 'r1' } });
+    const text = db.calls[0]?.text ?? '';
+    expect(text).toMatch(/BEGIN TRANSACTION;[\s\S]*INSERT INTO \[st\]\.run_marks[\s\S]*WITH \(UPDLOCK, HOLDLOCK\)[\s\S]*IF @@ROWCOUNT = 1 UPDATE \[st\]\.runs[\s\S]*COMMIT TRANSACTION;/);
   });
 
   it('a lease is taken by one MERGE that replaces only an expired or own lease', async () => {

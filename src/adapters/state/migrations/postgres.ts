@@ -130,4 +130,17 @@ CREATE TABLE ${s}.drift_reports (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'run increment markers',
+    sql: (s) => `
+-- Keys already counted by incrementRunOnce; inserted in the same statement as the increment.
+CREATE TABLE ${s}.run_marks (
+  run_id      text NOT NULL,
+  mark        text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, mark)
+);
+`,
+  },
 ];

@@ -127,4 +127,17 @@ CREATE TABLE ${s}.drift_reports (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'run increment markers',
+    sql: (s) => `
+-- Keys already counted by incrementRunOnce; inserted in the same transaction as the increment.
+CREATE TABLE ${s}.run_marks (
+  run_id      NVARCHAR(200) ${KEY} NOT NULL,
+  mark        NVARCHAR(400) ${KEY} NOT NULL,
+  created_at  DATETIME2(3) NOT NULL CONSTRAINT DF_run_marks_created DEFAULT SYSUTCDATETIME(),
+  CONSTRAINT PK_run_marks PRIMARY KEY (run_id, mark)
+);
+`,
+  },
 ];

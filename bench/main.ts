@@ -1,0 +1,286 @@
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startAzurite, startPostgres, type AzuriteHandle, type PostgresHandle } from '../src/local/services';
+import { benchGraph, type GraphBenchResult } from './graph';
+import { benchPipeline, type PipelineBenchResult } from './pipeline';
+import { benchState } from './state';
+
+/**
+ * `npm run bench` (DESIGN §12): runs the graph, state and pipeline benchmarks, prints each
+ * figure next to its target and writes `bench-results/latest.json`.
+ *
+ *   npm run bench                          all parts, full sizes (several minutes)
+ *   npm run bench -- --only graph,pipeline  some parts
+ *   npm run bench -- --quick                smaller sizes (a smoke run; figures are not comparable)
+ *
+ * A part that fails or is not run is left out of the JSON (its error is listed under `errors`),
+ * never filled with a made-up number.
+ */
+
+type Part = 'graph' | 'state' | 'pipeline';
+const PARTS: Part[] = ['graph', 'state', 'pipeline'];
+
+interface Args {
+  only: Part[];
+  quick: boolean;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { only: PARTS, quick: false, out: path.join('bench-results', 'latest.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (name: string) => {
+      const eq = a.indexOf('=');
+      if (eq >= 0) return a.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${name} needs a value`);
+      return next;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const parts = value('--only').split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = parts.filter((p) => !PARTS.includes(p as Part));
+      if (unknown.length) throw new Error(`unknown part(s) ${unknown.join(', ')}; choose from ${PARTS.join(', ')}`);
+      args.only = parts as Part[];
+    } else if (a === '--out' || a.startsWith('--out=')) args.out = value('--out');
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--only graph,state,pipeline] [--quick] [--out bench-results/latest.json]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+const started = Date.now();
+const stamp = () => `[${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s]`;
+const log = (line: string) => console.log(`${stamp()} ${line}`);
+
+function gitCommit(): string | null {
+  try {
+    return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+function gitDirty(): boolean | null {
+  try {
+    return execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().length > 0;
+  } catch {
+    return null;
+  }
+}
+
+// ---- the printed table ------------------------------------------------------------------------
+
+interface Row {
+  figure: string;
+  value: number | null | undefined;
+  unit?: string;
+  target?: string;
+  /** ratio of value to target (printed), and whether it meets it */
+  check?: { ratio?: number; pass: boolean };
+}
+
+const atLeast = (value: number, target: number): Row['check'] => ({ ratio: value / target, pass: value >= target });
+const atMost = (value: number, target: number): Row['check'] => ({ ratio: target === 0 ? undefined : value / target, pass: value <= target });
+const within = (value: number, target: number, tolerance: number): Row['check'] => ({ ratio: value / target, pass: Math.abs(value - target) <= target * tolerance });
+
+function fmt(n: number | null | undefined): string {
+  if (n === null || n === undefined || Number.isNaN(n)) return '—';
+  if (Number.isInteger(n)) return n.toLocaleString('en-US');
+  const abs = Math.abs(n);
+  return abs >= 100 ? n.toFixed(1) : abs >= 1 ? n.toFixed(3) : n.toFixed(4);
+}
+
+function printTable(title: string, rows: Row[]): void {
+  const header = ['figure', 'value', 'target', 'ratio', ''];
+  const cells = rows.map((r) => [
+    r.figure,
+    `${fmt(r.value)}${r.unit ? ` ${r.unit}` : ''}`,
+    r.target ?? '—',
+    r.check?.ratio === undefined ? '' : r.check.ratio.toFixed(3),
+    r.check ? (r.check.pass ? 'PASS' : 'FAIL') : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 4 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+function graphRows(g: GraphBenchResult): Row[] {
+  return [
+    { figure: 'RU utilisation', value: g.ruUtilisation, target: '≥ 0.90', check: atLeast(g.ruUtilisation, 0.9) },
+    { figure: 'throttled share', value: g.throttledShare, target: '≤ 0.01', check: atMost(g.throttledShare, 0.01) },
+    { figure: 'items / s', value: g.itemsPerSecond, target: `≤ ${fmt(g.budgetRuPerMinute / 2 / 60)} (budget ÷ 2 RU)` },
+    { figure: 'HTTP requests / item', value: g.requestsPerItem, target: '0.05 (1 $batch / 20)' },
+    { figure: 'Graph requests / item', value: g.graphRequestsPerItem, target: '1' },
+    { figure: 'items', value: g.items },
+    { figure: 'budget', value: g.budgetRuPerMinute, unit: 'RU/min' },
+    { figure: 'latency', value: g.latencyMs, unit: 'ms' },
+    { figure: 'duration', value: g.seconds, unit: 's' },
+  ];
+}
+
+function stateRows(s: StateFigures): Row[] {
+  const rows: Row[] = [];
+  for (const [store, f] of Object.entries(s)) {
+    rows.push({ figure: `${store}: lookup`, value: f.lookupMsPer1000, unit: 'ms / 1000' });
+    rows.push({ figure: `${store}: upsert`, value: f.upsertMsPer1000, unit: 'ms / 1000' });
+  }
+  return rows;
+}
+
+function pipelineRows(p: PipelineBenchResult): Row[] {
+  const rows: Row[] = [];
+  const i = p.initialLoad;
+  if (i) {
+    rows.push(
+      { figure: 'initial load: rows', value: i.rows },
+      { figure: 'initial load: Graph requests', value: i.graphRequests },
+      { figure: 'initial load: RU charged', value: i.ru },
+      { figure: 'initial load: RU / changed row', value: i.ruPerChangedRow, target: '2.0 ± 2 %', check: within(i.ruPerChangedRow, 2, 0.02) },
+      { figure: '  of which item writes', value: i.writeRuPerChangedRow, target: '2.0' },
+      { figure: '  provisioning RU', value: i.provisioningRu },
+      { figure: 'initial load: RU utilisation', value: i.ruUtilisation, target: '≥ 0.90', check: atLeast(i.ruUtilisation, 0.9) },
+      { figure: '  over the write phase only', value: i.ruUtilisationWritePhase, target: '≥ 0.90', check: atLeast(i.ruUtilisationWritePhase, 0.9) },
+      { figure: 'initial load: throttled share', value: i.throttledShare, target: '≤ 0.01', check: atMost(i.throttledShare, 0.01) },
+      { figure: 'initial load: duration', value: i.seconds, unit: 's' },
+      { figure: '  planning (to first write)', value: i.planSeconds, unit: 's' },
+      { figure: '  writing', value: i.writeSeconds, unit: 's' },
+      { figure: 'initial load: CPU / row (all work)', value: i.cpuMicrosPerRow, unit: 'µs' },
+      { figure: 'initial load: budget', value: i.budgetRuPerMinute, unit: 'RU/min' },
+      { figure: 'initial load: latency', value: i.latencyMs, unit: `ms + ≤ ${i.latencyJitterMs} jitter` },
+    );
+  }
+  const d = p.idleRun;
+  if (d) {
+    rows.push(
+      { figure: 'idle run: rows in table', value: d.tableRows },
+      { figure: 'idle run: rows read (incremental)', value: d.rows, target: '0', check: { pass: d.rows === 0 } },
+      { figure: 'idle run: Graph requests', value: d.graphRequests, target: '0', check: { pass: d.graphRequests === 0 } },
+      { figure: 'idle run: source queries', value: d.sourceQueries },
+      { figure: 'idle run: source table scans', value: d.sourceTableScans },
+      { figure: 'idle run: duration', value: d.seconds, unit: 's' },
+      { figure: 'full run: rows read', value: d.full.rows, target: fmt(d.tableRows), check: { pass: d.full.rows === d.tableRows } },
+      { figure: 'full run: Graph requests', value: d.full.graphRequests, target: '0', check: { pass: d.full.graphRequests === 0 } },
+      { figure: 'full run: source queries', value: d.full.sourceQueries },
+      { figure: 'full run: duration', value: d.full.seconds, unit: 's' },
+      { figure: 'idle setup load (not measured)', value: d.setup.seconds, unit: 's' },
+    );
+  }
+  if (p.cpuMicrosPerRow !== undefined) rows.push({ figure: 'CPU / row planned (full run)', value: p.cpuMicrosPerRow, unit: 'µs', target: '≤ 50', check: atMost(p.cpuMicrosPerRow, 50) });
+  return rows;
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+interface StateFigures {
+  [store: string]: { lookupMsPer1000: number; upsertMsPer1000: number };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const result: Record<string, unknown> = { commit: gitCommit(), at: new Date().toISOString() };
+  const dirty = gitDirty();
+  if (dirty !== null) result.dirty = dirty;
+  result.quick = args.quick;
+  const durations: Record<string, number> = {};
+  const errors: Record<string, string> = {};
+  const tables: Array<[string, Row[]]> = [];
+
+  let azurite: AzuriteHandle | undefined;
+  let pg: PostgresHandle | undefined;
+  const needPg = args.only.includes('state') || args.only.includes('pipeline');
+  try {
+    if (needPg) {
+      pg = await startPostgres({ preferUrl: process.env.BENCH_PG_URL });
+      log(`PostgreSQL: ${pg.kind}`);
+      result.environment = { postgres: pg.kind, node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map((l) => Math.round(l * 10) / 10) };
+    }
+
+    if (args.only.includes('graph')) {
+      const t = Date.now();
+      const items = args.quick ? 4_000 : 20_000;
+      log(`graph: ${items} creates through the adapter into the emulator…`);
+      try {
+        const g = await benchGraph({ items, log });
+        result.graph = g;
+        tables.push(['graph (DESIGN §12 graph)', graphRows(g)]);
+      } catch (error) {
+        errors.graph = error instanceof Error ? error.message : String(error);
+        log(`graph failed: ${errors.graph}`);
+      }
+      durations.graph = Math.round((Date.now() - t) / 100) / 10;
+    }
+
+    if (args.only.includes('state')) {
+      const t = Date.now();
+      log('state: ledger lookups and upserts per store…');
+      try {
+        azurite = await startAzurite();
+        const s: StateFigures = await benchState({ storageConnection: azurite.connectionString, pgUrl: pg!.url });
+        result.state = s;
+        tables.push([`state (Azurite, PostgreSQL ${pg!.kind})`, stateRows(s)]);
+      } catch (error) {
+        errors.state = error instanceof Error ? error.message : String(error);
+        log(`state failed: ${errors.state}`);
+      } finally {
+        await azurite?.stop();
+        azurite = undefined;
+      }
+      durations.state = Math.round((Date.now() - t) / 100) / 10;
+    }
+
+    if (args.only.includes('pipeline')) {
+      const t = Date.now();
+      log('pipeline: initial load and idle run on the local host stack…');
+      const p = await benchPipeline({
+        pgUrl: pg!.url,
+        initialRows: args.quick ? 4_000 : 20_000,
+        idleRows: args.quick ? 20_000 : Number(process.env.BENCH_IDLE_ROWS ?? 200_000),
+        log,
+      });
+      const { errors: pipelineErrors, ...figures } = p;
+      for (const [k, v] of Object.entries(pipelineErrors ?? {})) errors[`pipeline.${k}`] = v;
+      if (Object.keys(figures).length) {
+        result.pipeline = figures;
+        tables.push(['pipeline (local host stack: Azurite state + queues, PostgreSQL source, Graph emulator; DESIGN §12 pipeline)', pipelineRows(p)]);
+      }
+      durations.pipeline = Math.round((Date.now() - t) / 100) / 10;
+    }
+  } finally {
+    await azurite?.stop().catch(() => undefined);
+    await pg?.stop().catch(() => undefined);
+  }
+
+  result.durationsSeconds = durations;
+  if (Object.keys(errors).length) result.errors = errors;
+
+  for (const [title, rows] of tables) printTable(title, rows);
+  console.log(`\ndurations (s): ${Object.entries(durations).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (Object.keys(errors).length) {
+    console.log('\nfailed parts (left out of the JSON):');
+    for (const [k, v] of Object.entries(errors)) console.log(`  ${k}: ${v}`);
+  }
+
+  mkdirSync(path.dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${args.out}${args.quick ? ' (--quick: smaller sizes, not comparable with full runs)' : ''}`);
+  process.exitCode = Object.keys(errors).length ? 1 : 0;
+}
+
+main()
+  .catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Pools and sockets of the stacks may linger a little; the benchmark is done.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+  });
