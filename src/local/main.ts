@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     const azurite = await startAzurite({ location: path.join(stateDir, 'azurite') });
     running.push(azurite);
     values.AzureWebJobsStorage = azurite.connectionString;
-    say(`azurite      tables :${azurite.tablePort}  queues :${azurite.queuePort}  (data in .local/azurite)`);
+    say(`azurite      tables :${azurite.tablePort}  queues :${azurite.queuePort}  (data in ${path.relative(root, path.join(stateDir, 'azurite')) || '.'})`);
   }
 
   const graphUrl = new URL(values.GRAPH_BASE_URL ?? 'http://127.0.0.1:7072');
