@@ -148,4 +148,20 @@ describe('the invariant survives faults (local host stack)', () => {
     const forThis = sent.filter((m) => String(m).startsWith(`${id}@`));
     expect(new Set(forThis).size).toBe(1);
   });
+
+  it('missed schedule slots coalesce into one run for the latest slot', async () => {
+    const id = await scenario(3);
+    const stored = (await stack.state.getDefinition(id))!;
+    await stack.state.putDefinition({ ...stored, definition: { ...stored.definition, schedule: '0 * * * * *' } });
+    const now = new Date('2030-01-01T10:30:20Z');
+    await stack.state.casLastSlot(id, await stack.state.getLastSlot(id), '2030-01-01T10:20:00.000Z'); // ten slots missed
+    const sent: Array<{ messageId?: string; body: unknown }> = [];
+    const recording: MessageBus = { send: async (_q, m) => void sent.push(...m), ping: async () => {}, close: async () => {} };
+    await runScheduler({ ...stack.deps, bus: recording, now: () => now });
+    const mine = sent.filter((m) => String(m.messageId).startsWith(`${id}@`));
+    expect(mine.map((m) => m.messageId)).toEqual([`${id}@2030-01-01T10:30:00.000Z`]);
+    expect(mine[0]!.body).toMatchObject({ type: 'run', definitionId: id, trigger: 'schedule', slot: '2030-01-01T10:30:00.000Z' });
+    expect(await stack.state.getLastSlot(id)).toBe('2030-01-01T10:30:00.000Z');
+  });
 });
+
