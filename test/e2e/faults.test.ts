@@ -42,11 +42,14 @@ describe('the invariant survives faults (local host stack)', () => {
 
   /** Runs until a run finishes clean (faults may leave work for the next run, as in production). */
   async function runUntilClean(id: string, maxRuns = 6) {
+    const seen: string[] = [];
     for (let i = 0; i < maxRuns; i++) {
       const run = await stack.run(id);
       if (run.status === 'succeeded' && run.counts.failed === 0 && run.counts.created + run.counts.updated + run.counts.moved + run.counts.deleted === 0) return;
+      seen.push(`${run.status} ${JSON.stringify(run.counts)} ${run.error ?? ''}`);
     }
-    throw new Error(`definition ${id} did not settle in ${maxRuns} runs`);
+    const failures = await stack.state.getFailures(id, { includeQuarantined: true });
+    throw new Error(`definition ${id} did not settle in ${maxRuns} runs:\n${seen.join('\n')}\nfailures: ${JSON.stringify(failures.map((f) => f.lastError))}`);
   }
 
   it('throttling storms, 5xx, resets and "applied but lost" writes leave exactly one item per row', async () => {
