@@ -71,6 +71,32 @@ export function itemsPath(emulator: GraphEmulator, list: string): string {
   return `/sites/${emulator.state.defaultSiteId}/lists/${list}/items`;
 }
 
+export interface EmulatorWithList {
+  readonly emulator: GraphEmulator;
+  /** The list's id, made afresh for each test. */
+  readonly list: string;
+  /** The path of the list's items, as `raw` and the Graph client take it. */
+  readonly items: string;
+}
+
+/**
+ * For the describe block that calls it: one emulator, closed after the block; before each test
+ * its state is reset and a list `displayName` with `columns` is made on the default site.
+ */
+export function useEmulatorWithList(displayName: string, columns?: unknown[]): EmulatorWithList {
+  const fixture = {} as { emulator: GraphEmulator; list: string; items: string };
+  beforeAll(async () => {
+    fixture.emulator = await startEmulator();
+  });
+  afterAll(() => fixture.emulator.close());
+  beforeEach(async () => {
+    fixture.emulator.state.reset();
+    fixture.list = await createList(fixture.emulator, displayName, columns);
+    fixture.items = itemsPath(fixture.emulator, fixture.list);
+  });
+  return fixture;
+}
+
 /** A Graph client error's status and Graph error code. */
 export async function graphFailure(promise: Promise<unknown>): Promise<{ statusCode: number; code: string; message: string }> {
   try {

@@ -1,31 +1,19 @@
 import { PageIterator } from '@microsoft/microsoft-graph-client';
-import type { GraphEmulator } from '../../src/emulator';
-import { createList, graphClient, graphFailure, itemsPath, raw, startEmulator, SYNC_KEY_COLUMN } from './helpers';
+import { graphClient, graphFailure, raw, SYNC_KEY_COLUMN, useEmulatorWithList } from './helpers';
 
 const PREFER = { prefer: 'HonorNonIndexedQueriesWarningMayFailRandomly' };
 
 describe('Graph emulator: item queries and paging', () => {
-  let emulator: GraphEmulator;
-  let list: string;
-  let items: string;
-  beforeAll(async () => {
-    emulator = await startEmulator();
-  });
-  afterAll(() => emulator.close());
-  beforeEach(async () => {
-    emulator.state.reset();
-    list = await createList(emulator, 'Orders', [
-      SYNC_KEY_COLUMN,
-      { name: 'Region', text: {}, indexed: true },
-      { name: 'Amount', number: {} },
-      { name: 'Note', text: {} },
-    ]);
-    items = itemsPath(emulator, list);
-  });
+  const env = useEmulatorWithList('Orders', [
+    SYNC_KEY_COLUMN,
+    { name: 'Region', text: {}, indexed: true },
+    { name: 'Amount', number: {} },
+    { name: 'Note', text: {} },
+  ]);
 
   const seed = (n: number, from = 0) =>
-    emulator.state.seedItems(
-      list,
+    env.emulator.state.seedItems(
+      env.list,
       Array.from({ length: n }, (_, i) => ({
         Title: `Item ${from + i}`,
         SyncKey: `key-${from + i}`,
@@ -36,8 +24,8 @@ describe('Graph emulator: item queries and paging', () => {
 
   it('finds an item by its indexed SyncKey without a Prefer header', async () => {
     seed(50);
-    const res = await graphClient(emulator)
-      .api(items)
+    const res = await graphClient(env.emulator)
+      .api(env.items)
       .expand('fields($select=SyncKey,Amount)')
       .filter("fields/SyncKey eq 'key-17'")
       .get();
@@ -48,27 +36,27 @@ describe('Graph emulator: item queries and paging', () => {
 
   it('refuses a filter on a non-indexed column without the Prefer header, naming the field', async () => {
     seed(10);
-    const failure = await graphFailure(graphClient(emulator).api(items).filter('fields/Amount gt 5').get());
+    const failure = await graphFailure(graphClient(env.emulator).api(env.items).filter('fields/Amount gt 5').get());
     expect(failure.statusCode).toBe(400);
     expect(failure.message).toContain("Field 'Amount' cannot be referenced in filter or orderby as it is not indexed");
-    const allowed = await raw(emulator, 'GET', `${items}?$filter=fields/Amount gt 5&$expand=fields`, undefined, PREFER);
+    const allowed = await raw(env.emulator, 'GET', `${env.items}?$filter=fields/Amount gt 5&$expand=fields`, undefined, PREFER);
     expect(allowed.status).toBe(200);
     expect(allowed.json.value).toHaveLength(4);
   });
 
   it('fails a filter on a non-indexed column of a 6,000-item list as Graph does', async () => {
     seed(6000);
-    const res = await raw(emulator, 'GET', `${items}?$filter=fields/Amount eq 5`, undefined, PREFER);
+    const res = await raw(env.emulator, 'GET', `${env.items}?$filter=fields/Amount eq 5`, undefined, PREFER);
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalidRequest');
     expect(res.json.error.message).toMatch(/list view threshold/);
     // Indexed filters keep working on the large list, also combined with non-indexed terms.
-    const indexed = await raw(emulator, 'GET', `${items}?$filter=fields/SyncKey eq 'key-5999'`);
+    const indexed = await raw(env.emulator, 'GET', `${env.items}?$filter=fields/SyncKey eq 'key-5999'`);
     expect(indexed.json.value.map((i: { id: string }) => i.id)).toEqual(['6000']);
     const narrowed = await raw(
-      emulator,
+      env.emulator,
       'GET',
-      `${items}?$filter=fields/Region eq 'North' and fields/Amount lt 3&$expand=fields`,
+      `${env.items}?$filter=fields/Region eq 'North' and fields/Amount lt 3&$expand=fields`,
       undefined,
       PREFER,
     );
@@ -78,9 +66,9 @@ describe('Graph emulator: item queries and paging', () => {
 
   it('supports ne, lt/gt, and/or, not, startswith and null in filters', async () => {
     seed(10);
-    await raw(emulator, 'POST', items, { fields: { SyncKey: 'odd one', Note: "it's" } });
+    await raw(env.emulator, 'POST', env.items, { fields: { SyncKey: 'odd one', Note: "it's" } });
     const ids = async (filter: string) =>
-      (await raw(emulator, 'GET', `${items}?$filter=${encodeURIComponent(filter)}`, undefined, PREFER)).json.value.map(
+      (await raw(env.emulator, 'GET', `${env.items}?$filter=${encodeURIComponent(filter)}`, undefined, PREFER)).json.value.map(
         (i: { id: string }) => Number(i.id),
       );
     expect(await ids("fields/SyncKey ne 'key-0' and fields/Amount lt 3")).toEqual([2, 3]);
@@ -93,16 +81,16 @@ describe('Graph emulator: item queries and paging', () => {
   });
 
   it('answers a malformed filter with 400 invalidRequest', async () => {
-    const res = await raw(emulator, 'GET', `${items}?$filter=${encodeURIComponent("fields/SyncKey eq 'open")}`);
+    const res = await raw(env.emulator, 'GET', `${env.items}?$filter=${encodeURIComponent("fields/SyncKey eq 'open")}`);
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe('invalidRequest');
   });
 
   it('pages with $top and absolute @odata.nextLink, returning every item exactly once', async () => {
     seed(1234);
-    const client = graphClient(emulator);
-    const first = await client.api(items).expand('fields($select=SyncKey)').top(100).get();
-    expect(first['@odata.nextLink']).toMatch(new RegExp(`^${emulator.url}/v1.0/sites/.*\\$skiptoken=`));
+    const client = graphClient(env.emulator);
+    const first = await client.api(env.items).expand('fields($select=SyncKey)').top(100).get();
+    expect(first['@odata.nextLink']).toMatch(new RegExp(`^${env.emulator.url}/v1.0/sites/.*\\$skiptoken=`));
     const seen: string[] = [];
     await new PageIterator(client, first, (item: { fields: { SyncKey: string } }) => {
       seen.push(item.fields.SyncKey);
@@ -114,7 +102,7 @@ describe('Graph emulator: item queries and paging', () => {
 
   it('uses a default page size of 200', async () => {
     seed(450);
-    const res = await raw(emulator, 'GET', items);
+    const res = await raw(env.emulator, 'GET', env.items);
     expect(res.json.value).toHaveLength(200);
     expect(res.json['@odata.nextLink']).toBeDefined();
   });
@@ -122,16 +110,16 @@ describe('Graph emulator: item queries and paging', () => {
   it('pages every item exactly once while items are created and deleted between pages', async () => {
     seed(500);
     const seen = new Map<string, number>();
-    let next: string | undefined = `${items}?$top=50&$expand=fields($select=SyncKey)`;
+    let next: string | undefined = `${env.items}?$top=50&$expand=fields($select=SyncKey)`;
     let page = 0;
     let created = 500;
     while (next) {
-      const res = await raw(emulator, 'GET', next);
+      const res = await raw(env.emulator, 'GET', next);
       for (const item of res.json.value) seen.set(item.fields.SyncKey, (seen.get(item.fields.SyncKey) ?? 0) + 1);
       next = res.json['@odata.nextLink'];
       page++;
       // Between pages: delete an item already read, and add one at the end.
-      await raw(emulator, 'DELETE', `${items}/${page}`);
+      await raw(env.emulator, 'DELETE', `${env.items}/${page}`);
       seed(1, created++);
     }
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
@@ -141,10 +129,10 @@ describe('Graph emulator: item queries and paging', () => {
 
   it('pages filtered results with nextLinks that keep the filter', async () => {
     seed(300);
-    let next: string | undefined = `${items}?$top=40&$filter=${encodeURIComponent("fields/Region eq 'South'")}&$expand=fields`;
+    let next: string | undefined = `${env.items}?$top=40&$filter=${encodeURIComponent("fields/Region eq 'South'")}&$expand=fields`;
     const amounts: number[] = [];
     while (next) {
-      const res = await raw(emulator, 'GET', next);
+      const res = await raw(env.emulator, 'GET', next);
       amounts.push(...res.json.value.map((i: { fields: { Amount: number } }) => i.fields.Amount));
       next = res.json['@odata.nextLink'];
     }

@@ -3,35 +3,23 @@ import { conflict, isSyncError } from '../../src/core/errors';
 import { identityHash } from '../../src/core/identity';
 import type { EnsureListResult, ListSpec, ListTarget } from '../../src/core/ports/list-target';
 import { silentLogger } from '../../src/core/ports/logger';
-import type { ColumnInfo, SourceDatabase, TableSchema } from '../../src/core/ports/source';
+import type { SourceDatabase, TableSchema } from '../../src/core/ports/source';
 import type { StateStore, StoredDefinition } from '../../src/core/ports/state';
 import { shardList } from '../../src/core/sharding';
 import { applyProvisioning, listsKnownUpFront, planProvisioning, type ProvisionDeps } from '../../src/sync/provision';
+import { column } from './fixtures';
 
 /** Provisioning rules that need no SharePoint or database: which lists, when to store, what to refuse. */
-
-const column = (name: string, ordinal: number, extra: Partial<ColumnInfo> = {}): ColumnInfo => ({
-  name,
-  ordinal,
-  dataType: 'int',
-  nativeType: 'integer',
-  nullable: false,
-  maxLength: null,
-  precision: null,
-  scale: null,
-  default: null,
-  isIdentity: false,
-  isGenerated: false,
-  isRowVersion: false,
-  enumValues: null,
-  ...extra,
-});
 
 const table: TableSchema = {
   engine: 'postgres',
   table: { schema: 'public', name: 'orders' },
   kind: 'table',
-  columns: [column('id', 1), column('customer', 2, { dataType: 'text', nativeType: 'varchar(50)', maxLength: 50 }), column('qty', 3, { nullable: true })],
+  columns: [
+    column('id', 'int', { ordinal: 1, nativeType: 'integer', nullable: false }),
+    column('customer', 'text', { ordinal: 2, nativeType: 'varchar(50)', maxLength: 50, nullable: false }),
+    column('qty', 'int', { ordinal: 3, nativeType: 'integer' }),
+  ],
   primaryKey: ['id'],
   uniqueConstraints: [],
   indexes: [],

@@ -1,38 +1,20 @@
-import type { ColumnDataType, ColumnInfo, TableSchema } from '../../src/core/ports/source';
+import type { ColumnInfo, TableSchema } from '../../src/core/ports/source';
 import { diffSchemas, type MappedColumns } from '../../src/core/schema-diff';
-
-function c(name: string, dataType: ColumnDataType, extra: Partial<ColumnInfo> = {}): ColumnInfo {
-  return {
-    name,
-    ordinal: 1,
-    dataType,
-    nativeType: extra.nativeType ?? dataType,
-    nullable: true,
-    maxLength: null,
-    precision: null,
-    scale: null,
-    default: null,
-    isIdentity: false,
-    isGenerated: false,
-    isRowVersion: false,
-    enumValues: null,
-    ...extra,
-  };
-}
+import { column } from './fixtures';
 
 function table(columns: ColumnInfo[], primaryKey: string[] | null = ['id']): TableSchema {
   return { engine: 'postgres', table: { schema: 'sales', name: 'orders' }, kind: 'table', columns, primaryKey, uniqueConstraints: [], indexes: [] };
 }
 
 const stored = table([
-  c('id', 'int', { nullable: false }),
-  c('name', 'text', { maxLength: 50, nativeType: 'varchar(50)' }),
-  c('amount', 'decimal', { precision: 12, scale: 2, nativeType: 'numeric(12,2)' }),
-  c('status', 'enum', { enumValues: ['new', 'done'], nativeType: 'order_status' }),
-  c('updated_at', 'timestamptz'),
-  c('region', 'text', { maxLength: 10 }),
-  c('legacy', 'text'),
-  c('big', 'bigint'),
+  column('id', 'int', { nullable: false }),
+  column('name', 'text', { maxLength: 50, nativeType: 'varchar(50)' }),
+  column('amount', 'decimal', { precision: 12, scale: 2, nativeType: 'numeric(12,2)' }),
+  column('status', 'enum', { enumValues: ['new', 'done'], nativeType: 'order_status' }),
+  column('updated_at', 'timestamptz'),
+  column('region', 'text', { maxLength: 10 }),
+  column('legacy', 'text'),
+  column('big', 'bigint'),
 ]);
 
 const mapped: MappedColumns = {
@@ -65,34 +47,34 @@ describe('schema drift before a run', () => {
   });
 
   it('a retyped mapped column whose values no longer fit its SharePoint column is breaking', () => {
-    const d = diffSchemas(stored, replace('amount', c('amount', 'text', { nativeType: 'text' })), mapped);
+    const d = diffSchemas(stored, replace('amount', column('amount', 'text', { nativeType: 'text' })), mapped);
     expect(d.breaking).toEqual([expect.objectContaining({ kind: 'type_changed', column: 'amount', message: expect.stringMatching(/numeric\(12,2\) to text/) })]);
   });
 
   it('a retype that still fits the chosen SharePoint type is additive', () => {
     // big is mapped to text: int → still text-representable
-    const d = diffSchemas(stored, replace('big', c('big', 'int')), mapped);
+    const d = diffSchemas(stored, replace('big', column('big', 'int')), mapped);
     expect(d.hasBreaking).toBe(false);
     expect(d.additive).toEqual([expect.objectContaining({ kind: 'type_widened', column: 'big' })]);
   });
 
   it('a widened text column is additive; past 255 characters a single line of text no longer fits', () => {
-    const wider = diffSchemas(stored, replace('name', c('name', 'text', { maxLength: 100, nativeType: 'varchar(100)' })), mapped);
+    const wider = diffSchemas(stored, replace('name', column('name', 'text', { maxLength: 100, nativeType: 'varchar(100)' })), mapped);
     expect(wider.hasBreaking).toBe(false);
     expect(wider.additive).toEqual([expect.objectContaining({ kind: 'length_widened', column: 'name' })]);
-    const tooWide = diffSchemas(stored, replace('name', c('name', 'text', { maxLength: 1000, nativeType: 'varchar(1000)' })), mapped);
+    const tooWide = diffSchemas(stored, replace('name', column('name', 'text', { maxLength: 1000, nativeType: 'varchar(1000)' })), mapped);
     expect(tooWide.breaking).toEqual([expect.objectContaining({ kind: 'type_changed', column: 'name', message: expect.stringContaining('map it to note') })]);
   });
 
   it('a narrowed column is only informational', () => {
-    const d = diffSchemas(stored, replace('name', c('name', 'text', { maxLength: 20, nativeType: 'varchar(20)' })), mapped);
+    const d = diffSchemas(stored, replace('name', column('name', 'text', { maxLength: 20, nativeType: 'varchar(20)' })), mapped);
     expect(d.hasBreaking).toBe(false);
     expect(d.changes).toEqual([expect.objectContaining({ kind: 'length_narrowed', severity: 'info' })]);
   });
 
   it('a new column and a new enum label are reported as additive', () => {
-    const fresh = { ...replace('status', c('status', 'enum', { enumValues: ['new', 'done', 'cancelled'], nativeType: 'order_status' })) };
-    fresh.columns = [...fresh.columns, c('discount', 'decimal', { nativeType: 'numeric(5,2)' })];
+    const fresh = { ...replace('status', column('status', 'enum', { enumValues: ['new', 'done', 'cancelled'], nativeType: 'order_status' })) };
+    fresh.columns = [...fresh.columns, column('discount', 'decimal', { nativeType: 'numeric(5,2)' })];
     const d = diffSchemas(stored, fresh, mapped);
     expect(d.hasBreaking).toBe(false);
     expect(d.additive.map((x) => [x.kind, x.column])).toEqual([
@@ -102,21 +84,21 @@ describe('schema drift before a run', () => {
   });
 
   it('more decimal places are additive, fewer are informational', () => {
-    const more = diffSchemas(stored, replace('amount', c('amount', 'decimal', { precision: 14, scale: 4, nativeType: 'numeric(14,4)' })), mapped);
+    const more = diffSchemas(stored, replace('amount', column('amount', 'decimal', { precision: 14, scale: 4, nativeType: 'numeric(14,4)' })), mapped);
     expect(more.additive[0]).toMatchObject({ kind: 'scale_changed', column: 'amount' });
-    const fewer = diffSchemas(stored, replace('amount', c('amount', 'decimal', { precision: 12, scale: 0, nativeType: 'numeric(12,0)' })), mapped);
+    const fewer = diffSchemas(stored, replace('amount', column('amount', 'decimal', { precision: 12, scale: 0, nativeType: 'numeric(12,0)' })), mapped);
     expect(fewer.changes[0]).toMatchObject({ severity: 'info' });
   });
 
   it('a key column that changes type, or a changed primary key, is breaking', () => {
-    const retyped = diffSchemas(stored, replace('id', c('id', 'bigint', { nullable: false })), mapped);
+    const retyped = diffSchemas(stored, replace('id', column('id', 'bigint', { nullable: false })), mapped);
     expect(retyped.breaking).toEqual([expect.objectContaining({ kind: 'key_changed', column: 'id' })]);
     const newPk = diffSchemas(stored, { ...stored, primaryKey: ['id', 'region'] }, mapped);
     expect(newPk.breaking).toEqual([expect.objectContaining({ kind: 'key_changed', message: expect.stringContaining('(id, region)') })]);
   });
 
   it('a cursor column that changes type is breaking', () => {
-    const d = diffSchemas(stored, replace('updated_at', c('updated_at', 'timestamp')), mapped);
+    const d = diffSchemas(stored, replace('updated_at', column('updated_at', 'timestamp')), mapped);
     expect(d.breaking).toEqual([expect.objectContaining({ kind: 'cursor_changed', column: 'updated_at' })]);
   });
 

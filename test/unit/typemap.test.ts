@@ -1,25 +1,10 @@
 import { isSyncError } from '../../src/core/errors';
 import type { ColumnDataType, ColumnInfo } from '../../src/core/ports/source';
 import { proposeColumn, SP_NOTE_MAX, toGraphValue, type SpType } from '../../src/core/typemap';
+import * as fixtures from './fixtures';
 
-function column(dataType: ColumnDataType, extra: Partial<ColumnInfo> = {}): ColumnInfo {
-  return {
-    name: 'c',
-    ordinal: 1,
-    dataType,
-    nativeType: dataType,
-    nullable: true,
-    maxLength: null,
-    precision: null,
-    scale: null,
-    default: null,
-    isIdentity: false,
-    isGenerated: false,
-    isRowVersion: false,
-    enumValues: null,
-    ...extra,
-  };
-}
+/** Most of these tests are about the type alone, so the column's name is a placeholder. */
+const column = (dataType: ColumnDataType, extra?: Partial<ColumnInfo>): ColumnInfo => fixtures.column('c', dataType, extra);
 
 function skipped(fn: () => unknown, code: string): void {
   let error: unknown;

@@ -26,9 +26,10 @@ import { signalFromHeaders, type Permit, type TenantLimiter } from './limiter';
  */
 
 export interface GraphTransportOptions {
-  /** `https://graph.microsoft.com`, or the emulator's URL; a trailing `/v1.0` is accepted. */
+  /** `https://graph.microsoft.com` in Azure, or the emulator's URL locally; a trailing `/v1.0` is accepted. */
   baseUrl: string;
   tokens: AccessTokenSource;
+  /** The tenant's shared limiter (`limiterForTenant`). */
   limiter: TenantLimiter;
   /** Per-attempt timeout; a write whose answer times out is retried like a lost response. */
   requestTimeoutMs?: number;

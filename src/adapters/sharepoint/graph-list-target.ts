@@ -17,9 +17,9 @@ import {
   type WriteResult,
 } from '../../core/ports/list-target';
 import type { Secrets } from '../../core/ports/secrets';
-import { tokenSourceFor, type AccessTokenSource } from './auth';
+import { tokenSourceFor } from './auth';
 import { fromGraphColumn, planColumns, toGraphColumn, validateSpec, withSyncKey } from './columns';
-import { GraphTransport, type BatchRequest, type BatchResponse } from './graph-client';
+import { GraphTransport, type BatchRequest, type BatchResponse, type GraphTransportOptions } from './graph-client';
 import { failureFromBatchResponse, fieldNamedIn, graphStatusOf, MODULE, retryKind, toSyncError, type GraphFailure } from './graph-errors';
 import { limiterForTenant, RU_COST, type TenantLimiter } from './limiter';
 
@@ -31,16 +31,7 @@ import { limiterForTenant, RU_COST, type TenantLimiter } from './limiter';
  * is sent. Item writes always go through `$batch`; reads that fan out (SyncKey lookups) too.
  */
 
-export interface GraphListTargetOptions {
-  /** `https://graph.microsoft.com` in Azure, the emulator's URL locally. */
-  baseUrl: string;
-  tokens: AccessTokenSource;
-  /** The tenant's shared limiter (`limiterForTenant`). */
-  limiter: TenantLimiter;
-  requestTimeoutMs?: number;
-  maxAttempts?: number;
-  maxThrottledAttempts?: number;
-  retryBaseDelayMs?: number;
+export interface GraphListTargetOptions extends Omit<GraphTransportOptions, 'sleep'> {
   /** Default page size for `pageItems` and `delta`. */
   pageSize?: number;
 }

@@ -19,13 +19,9 @@ import {
   checkDeltas,
   checkTtl,
   COUNT_KEYS,
-  decodePageToken,
-  encodePageToken,
   invalidInput,
-  iso,
   isoOrThrow,
   MODULE,
-  normaliseLedgerBatch,
   pageLimit,
   PROGRESS_COUNTERS,
   rethrowIfSyncError,
@@ -35,7 +31,32 @@ import {
 } from './common';
 import type { SqlMigration } from './migrations/postgres';
 import { SQLSERVER_MIGRATIONS } from './migrations/sqlserver';
-import { COUNTER_COLUMNS, toRun, type RunRow } from './sql-store';
+import {
+  CONFIG_TABLES,
+  COUNTER_COLUMNS,
+  jsonOrNull,
+  keysetPage,
+  keysetStart,
+  LEDGER_COLUMNS,
+  ledgerBatchInLockOrder,
+  pendingMigrations,
+  stateSchema,
+  toCursor,
+  toDriftReport,
+  toFailure,
+  toLedger,
+  toMove,
+  toRun,
+  withVersionOf,
+  type ConfigKind,
+  type CursorRow,
+  type DriftReportRow,
+  type FailureRow,
+  type LedgerRow,
+  type MoveRow,
+  type RunRow,
+  type VersionColumns,
+} from './sql-common';
 
 /**
  * StateStore on SQL Server / Azure SQL. Same schema shape as the PostgreSQL store; the
@@ -67,7 +88,6 @@ export interface SqlServerStateStoreOptions {
   migrations?: SqlMigration[];
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** 2627: PRIMARY KEY/UNIQUE constraint; 2601: unique index. */
 const DUPLICATE = new Set([2627, 2601]);
 /** 1205: chosen as deadlock victim; the statement was rolled back, so a retry is safe. */
@@ -181,49 +201,18 @@ class PoolExecutor implements SqlServerExecutor {
   }
 }
 
-interface ConfigRow {
+/** SQL Server keeps JSON as text; these are the shared rows before their JSON columns are parsed. */
+interface ConfigRow extends VersionColumns {
   doc: string;
-  version: string | number;
-  created_at: Date;
-  updated_at: Date;
 }
-
-interface LedgerRow {
-  definition_id: string;
-  identity_hash: string;
-  list_id: string;
-  item_id: string | null;
-  content_hash: string;
-  state: LedgerEntry['state'];
-  moved_from: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-/** SQL Server keeps JSON as text; the row is otherwise the PostgreSQL one. */
+type RawLedgerRow = Omit<LedgerRow, 'moved_from'> & { moved_from: string | null };
 type RawRunRow = Omit<RunRow, 'run_plan'> & { run_plan: string | null };
-
-const CONFIG_TABLES = { source: 'sources', sharepoint: 'sharepoint_connections', definition: 'definitions' } as const;
-type ConfigKind = keyof typeof CONFIG_TABLES;
+type RawFailureRow = Omit<FailureRow, 'row_key'> & { row_key: string };
+type RawDriftReportRow = Omit<DriftReportRow, 'report'> & { report: string | null };
 
 const parse = (text: string | null): unknown => (text === null ? undefined : (JSON.parse(text) as unknown));
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
-const isKeyset = (v: unknown): v is { t: string; id: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { t?: unknown }).t === 'string' && typeof (v as { id?: unknown }).id === 'string';
 
-const toLedger = (r: LedgerRow): LedgerEntry => ({
-  definitionId: r.definition_id,
-  identityHash: r.identity_hash,
-  listId: r.list_id,
-  itemId: r.item_id,
-  contentHash: r.content_hash,
-  state: r.state,
-  movedFrom: (parse(r.moved_from) as LedgerEntry['movedFrom']) ?? null,
-  createdAt: iso(r.created_at),
-  updatedAt: iso(r.updated_at),
-});
-
-const LEDGER_COLUMNS = 'definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, created_at, updated_at';
+const readLedger = (r: RawLedgerRow) => toLedger({ ...r, moved_from: (parse(r.moved_from) as LedgerEntry['movedFrom']) ?? null });
 
 export class SqlServerStateStore implements StateStore {
   private readonly db: SqlServerExecutor;
@@ -232,8 +221,7 @@ export class SqlServerStateStore implements StateStore {
   private readonly migrations: SqlMigration[];
 
   constructor(options: SqlServerStateStoreOptions) {
-    this.schema = options.schema ?? 'sync_state';
-    if (!SCHEMA_NAME.test(this.schema)) throw invalidInput(`state schema '${this.schema}' must be lower-case letters, digits and "_"`);
+    this.schema = stateSchema(options.schema);
     this.s = `[${this.schema}]`;
     this.migrations = options.migrations ?? SQLSERVER_MIGRATIONS;
     if (options.executor) this.db = options.executor;
@@ -271,13 +259,7 @@ export class SqlServerStateStore implements StateStore {
           `IF OBJECT_ID(N'${s}.migrations', N'U') IS NULL CREATE TABLE ${s}.migrations (version INT NOT NULL CONSTRAINT PK_migrations PRIMARY KEY, name NVARCHAR(200) NOT NULL, applied_at DATETIME2(3) NOT NULL CONSTRAINT DF_migrations_applied DEFAULT SYSUTCDATETIME());`,
         );
         const applied = new Set((await query<{ version: number }>(`SELECT version FROM ${s}.migrations;`)).recordset.map((r) => r.version));
-        const newest = Math.max(0, ...applied);
-        const known = Math.max(0, ...this.migrations.map((m) => m.version));
-        if (newest > known) {
-          throw configError(MODULE, 'state_schema_newer', `state schema '${this.schema}' is at version ${newest}, newer than this build knows (${known}); deploy the newer build`);
-        }
-        for (const m of [...this.migrations].sort((a, b) => a.version - b.version)) {
-          if (applied.has(m.version)) continue;
+        for (const m of pendingMigrations(this.schema, this.migrations, applied)) {
           await query(m.sql(s));
           await query(`INSERT INTO ${s}.migrations (version, name) VALUES (@version, @name);`, { version: P.int(m.version), name: P.key(m.name) });
         }
@@ -318,7 +300,7 @@ export class SqlServerStateStore implements StateStore {
     const table = `${this.s}.${CONFIG_TABLES[kind]}`;
     const params = { id: P.key(id), doc: P.text(JSON.stringify(withoutVersion(record))) };
     const what = `saving ${kind} '${id}'`;
-    const done = (row: ConfigRow | undefined): T => ({ ...record, etag: String(row?.version ?? ''), createdAt: iso(row?.created_at), updatedAt: iso(row?.updated_at) });
+    const done = (row: ConfigRow | undefined): T => withVersionOf(record, row);
     const output = 'OUTPUT inserted.version, inserted.created_at, inserted.updated_at';
     if (opts.mustNotExist) {
       try {
@@ -352,7 +334,7 @@ export class SqlServerStateStore implements StateStore {
   }
 
   private fromConfig<T>(row: ConfigRow): T {
-    return { ...(JSON.parse(row.doc) as T), etag: String(row.version), createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) };
+    return withVersionOf(JSON.parse(row.doc) as T, row);
   }
 
   private async getConfig<T>(kind: ConfigKind, id: string): Promise<T | null> {
@@ -412,31 +394,28 @@ export class SqlServerStateStore implements StateStore {
   async getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
     if (identityHashes.length === 0) return out;
-    const res = await this.q<LedgerRow>(
+    const res = await this.q<RawLedgerRow>(
       'reading the ledger',
       `SELECT ${LEDGER_COLUMNS} FROM ${this.s}.ledger
        WHERE definition_id = @definitionId AND identity_hash IN (SELECT h FROM OPENJSON(@hashes) WITH (h NVARCHAR(128) '$'));`,
       { definitionId: P.key(definitionId), hashes: P.text(JSON.stringify([...new Set(identityHashes)])) },
     );
-    for (const row of res.recordset) out.set(row.identity_hash, toLedger(row));
+    for (const row of res.recordset) out.set(row.identity_hash, readLedger(row));
     return out;
   }
 
   async getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null> {
-    const res = await this.q<LedgerRow>(
+    const res = await this.q<RawLedgerRow>(
       'reading the ledger',
       `SELECT ${LEDGER_COLUMNS} FROM ${this.s}.ledger WHERE definition_id = @definitionId AND list_id = @listId AND item_id = @itemId;`,
       { definitionId: P.key(definitionId), listId: P.key(listId), itemId: P.key(itemId) },
     );
     const row = res.recordset[0];
-    return row ? toLedger(row) : null;
+    return row ? readLedger(row) : null;
   }
 
   async putLedger(entries: LedgerEntry[]): Promise<void> {
-    // Sorted so that concurrent batches lock rows in the same order.
-    const batch = normaliseLedgerBatch(entries).sort((a, b) =>
-      a.definitionId === b.definitionId ? (a.identityHash < b.identityHash ? -1 : 1) : a.definitionId < b.definitionId ? -1 : 1,
-    );
+    const batch = ledgerBatchInLockOrder(entries);
     if (batch.length === 0) return;
     const rows = batch.map((e) => ({
       d: e.definitionId,
@@ -473,13 +452,13 @@ export class SqlServerStateStore implements StateStore {
     const size = Math.min(Math.max(1, pageSize), 10_000);
     let afterHash = '';
     while (true) {
-      const res = await this.q<LedgerRow>(
+      const res = await this.q<RawLedgerRow>(
         'scanning the ledger',
         `SELECT TOP (@size) ${LEDGER_COLUMNS} FROM ${this.s}.ledger WHERE definition_id = @definitionId AND identity_hash > @after ORDER BY identity_hash;`,
         { definitionId: P.key(definitionId), after: P.key(afterHash), size: P.int(size) },
       );
       if (res.recordset.length === 0) return;
-      yield res.recordset.map(toLedger);
+      yield res.recordset.map(readLedger);
       if (res.recordset.length < size) return;
       afterHash = res.recordset[res.recordset.length - 1]?.identity_hash ?? '';
     }
@@ -488,13 +467,13 @@ export class SqlServerStateStore implements StateStore {
   // ---------------------------------------------------------------- cursors
 
   async getCursor(definitionId: string, sourceId: string): Promise<CursorRecord | null> {
-    const res = await this.q<{ position: string | null; mapping_version: number; updated_at: Date }>(
+    const res = await this.q<CursorRow>(
       'reading the cursor',
       `SELECT position, mapping_version, updated_at FROM ${this.s}.cursors WHERE definition_id = @definitionId AND source_id = @sourceId;`,
       { definitionId: P.key(definitionId), sourceId: P.key(sourceId) },
     );
     const row = res.recordset[0];
-    return row ? { definitionId, sourceId, position: row.position, mappingVersion: row.mapping_version, updatedAt: iso(row.updated_at) } : null;
+    return row ? toCursor(definitionId, sourceId, row) : null;
   }
 
   async putCursor(cursor: CursorRecord): Promise<void> {
@@ -534,7 +513,7 @@ export class SqlServerStateStore implements StateStore {
       batchesExpected: P.int(run.batchesExpected),
       batchesSettled: P.int(run.batchesSettled),
       error: P.text(run.error ?? null),
-      plan: P.text(json(run.plan)),
+      plan: P.text(jsonOrNull(run.plan)),
     };
     for (const k of COUNT_KEYS) params[`n_${k}`] = P.int(run.counts[k]);
     try {
@@ -574,7 +553,7 @@ export class SqlServerStateStore implements StateStore {
     if ('finishedAt' in patch) set('finished_at', P.time(patch.finishedAt ? isoOrThrow(patch.finishedAt, 'finishedAt') : null));
     if ('highWater' in patch) set('high_water', P.text(patch.highWater ?? null));
     if ('error' in patch) set('error', P.text(patch.error ?? null));
-    if ('plan' in patch) set('run_plan', P.text(json(patch.plan)));
+    if ('plan' in patch) set('run_plan', P.text(jsonOrNull(patch.plan)));
     if (patch.batchesExpected !== undefined) set('batches_expected', P.int(patch.batchesExpected));
     if (patch.batchesSettled !== undefined) set('batches_settled', P.int(patch.batchesSettled));
     if (patch.counts) for (const name of COUNT_KEYS) if (patch.counts[name] !== undefined) set(COUNTER_COLUMNS[name], P.int(patch.counts[name]));
@@ -634,18 +613,15 @@ export class SqlServerStateStore implements StateStore {
 
   async listRuns(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<RunRecord>> {
     const limit = pageLimit(opts.limit);
-    const from = decodePageToken(opts.next, isKeyset);
+    const from = keysetStart(opts.next);
     const res = await this.q<RawRunRow>(
       'listing runs',
       `SELECT TOP (@take) * FROM ${this.s}.runs WHERE definition_id = @definitionId
          AND (@t IS NULL OR listed_at < @t OR (listed_at = @t AND run_id > @id))
        ORDER BY listed_at DESC, run_id;`,
-      { definitionId: P.key(definitionId), t: P.time(from ? new Date(from.t) : null), id: P.key(from?.id ?? ''), take: P.int(limit + 1) },
+      { definitionId: P.key(definitionId), t: P.time(from.at), id: P.key(from.id), take: P.int(limit + 1) },
     );
-    const rows = res.recordset.slice(0, limit);
-    const last = rows[rows.length - 1];
-    const items = rows.map((r) => this.readRun(r));
-    return res.recordset.length > limit && last ? { items, next: encodePageToken({ t: last.listed_at.toISOString(), id: last.run_id }) } : { items };
+    return keysetPage(res.recordset, limit, (r) => this.readRun(r), (r) => [r.listed_at, r.run_id]);
   }
 
   // ---------------------------------------------------------------- failures
@@ -674,34 +650,12 @@ export class SqlServerStateStore implements StateStore {
   }
 
   async getFailures(definitionId: string, opts: { includeQuarantined?: boolean } = {}): Promise<FailureRecord[]> {
-    const res = await this.q<{
-      identity_hash: string;
-      row_key: string;
-      attempts: number;
-      last_error: string;
-      last_run_id: string | null;
-      quarantined: boolean;
-      first_failed_at: Date;
-      last_failed_at: Date;
-    }>(
+    const res = await this.q<RawFailureRow>(
       'reading row failures',
       `SELECT * FROM ${this.s}.failures WHERE definition_id = @definitionId AND (@all = 1 OR quarantined = 0) ORDER BY identity_hash;`,
       { definitionId: P.key(definitionId), all: P.bit(opts.includeQuarantined === true) },
     );
-    return res.recordset.map((r) => {
-      const f: FailureRecord = {
-        definitionId,
-        identityHash: r.identity_hash,
-        key: JSON.parse(r.row_key) as unknown[],
-        attempts: r.attempts,
-        lastError: r.last_error,
-        quarantined: r.quarantined,
-        firstFailedAt: iso(r.first_failed_at) ?? '',
-        lastFailedAt: iso(r.last_failed_at) ?? '',
-      };
-      if (r.last_run_id !== null) f.lastRunId = r.last_run_id;
-      return f;
-    });
+    return res.recordset.map((r) => toFailure(definitionId, { ...r, row_key: JSON.parse(r.row_key) as unknown[] }));
   }
 
   async deleteFailures(definitionId: string, identityHashes: string[]): Promise<void> {
@@ -742,38 +696,15 @@ export class SqlServerStateStore implements StateStore {
 
   async listMoves(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<MoveRecord>> {
     const limit = pageLimit(opts.limit);
-    const from = decodePageToken(opts.next, isKeyset);
-    const res = await this.q<{
-      move_id: string;
-      identity_hash: string;
-      from_list_id: string;
-      from_item_id: string;
-      to_list_id: string;
-      to_item_id: string;
-      run_id: string | null;
-      at: Date;
-    }>(
+    const from = keysetStart(opts.next);
+    const res = await this.q<MoveRow>(
       'listing moves',
       `SELECT TOP (@take) * FROM ${this.s}.moves WHERE definition_id = @definitionId
          AND (@t IS NULL OR at < @t OR (at = @t AND move_id > @id))
        ORDER BY at DESC, move_id;`,
-      { definitionId: P.key(definitionId), t: P.time(from ? new Date(from.t) : null), id: P.key(from?.id ?? ''), take: P.int(limit + 1) },
+      { definitionId: P.key(definitionId), t: P.time(from.at), id: P.key(from.id), take: P.int(limit + 1) },
     );
-    const rows = res.recordset.slice(0, limit);
-    const items = rows.map((r) => {
-      const m: MoveRecord = {
-        definitionId,
-        moveId: r.move_id,
-        identityHash: r.identity_hash,
-        from: { listId: r.from_list_id, itemId: r.from_item_id },
-        to: { listId: r.to_list_id, itemId: r.to_item_id },
-        at: iso(r.at) ?? '',
-      };
-      if (r.run_id !== null) m.runId = r.run_id;
-      return m;
-    });
-    const last = rows[rows.length - 1];
-    return res.recordset.length > limit && last ? { items, next: encodePageToken({ t: last.at.toISOString(), id: last.move_id }) } : { items };
+    return keysetPage(res.recordset, limit, (r) => toMove(definitionId, r), (r) => [r.at, r.move_id]);
   }
 
   // ---------------------------------------------------------------- leases (database clock)
@@ -848,18 +779,18 @@ export class SqlServerStateStore implements StateStore {
         reportId: P.key(r.reportId),
         createdAt: P.time(isoOrThrow(r.createdAt, 'createdAt')),
         status: P.key(r.status),
-        report: P.text(json(r.report)),
+        report: P.text(jsonOrNull(r.report)),
       },
     );
   }
 
   async getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null> {
-    const res = await this.q<{ created_at: Date; status: DriftReportRecord['status']; report: string | null }>(
+    const res = await this.q<RawDriftReportRow>(
       'reading the drift report',
       `SELECT created_at, status, report FROM ${this.s}.drift_reports WHERE definition_id = @definitionId AND report_id = @reportId;`,
       { definitionId: P.key(definitionId), reportId: P.key(reportId) },
     );
     const row = res.recordset[0];
-    return row ? { definitionId, reportId, createdAt: iso(row.created_at) ?? '', status: row.status, report: parse(row.report) ?? null } : null;
+    return row ? toDriftReport(definitionId, reportId, { ...row, report: parse(row.report) }) : null;
   }
 }

@@ -19,13 +19,9 @@ import {
   checkDeltas,
   checkTtl,
   COUNT_KEYS,
-  decodePageToken,
-  encodePageToken,
   invalidInput,
-  iso,
   isoOrThrow,
   MODULE,
-  normaliseLedgerBatch,
   pageLimit,
   PROGRESS_COUNTERS,
   rethrowIfSyncError,
@@ -34,6 +30,32 @@ import {
   withoutVersion,
 } from './common';
 import { POSTGRES_MIGRATIONS, type SqlMigration } from './migrations/postgres';
+import {
+  CONFIG_TABLES,
+  COUNTER_COLUMNS,
+  jsonOrNull,
+  keysetPage,
+  keysetStart,
+  LEDGER_COLUMNS,
+  ledgerBatchInLockOrder,
+  pendingMigrations,
+  stateSchema,
+  toCursor,
+  toDriftReport,
+  toFailure,
+  toLedger,
+  toMove,
+  toRun,
+  withVersionOf,
+  type ConfigKind,
+  type CursorRow,
+  type DriftReportRow,
+  type FailureRow,
+  type LedgerRow,
+  type MoveRow,
+  type RunRow,
+  type VersionColumns,
+} from './sql-common';
 
 /**
  * StateStore on PostgreSQL. The database enforces the ledger's two uniqueness rules itself
@@ -54,7 +76,6 @@ export interface PostgresStateStoreOptions {
   migrations?: SqlMigration[];
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Deadlocks and serialisation failures roll the statement back, so a retry is safe. */
 const RETRYABLE = new Set(['40001', '40P01']);
 /** Connection and resource problems an admin must fix rather than wait out. */
@@ -79,102 +100,10 @@ function pgFail(error: unknown, what: string): never {
   throw stateUnavailable(`${what}: PostgreSQL is unavailable`, error);
 }
 
-const etagOf = (version: string | number) => String(version);
-
-interface ConfigRow {
+/** PostgreSQL returns jsonb already parsed. */
+interface ConfigRow extends VersionColumns {
   doc: Record<string, unknown>;
-  version: string;
-  created_at: Date;
-  updated_at: Date;
 }
-
-interface LedgerRow {
-  definition_id: string;
-  identity_hash: string;
-  list_id: string;
-  item_id: string | null;
-  content_hash: string;
-  state: LedgerEntry['state'];
-  moved_from: LedgerEntry['movedFrom'] | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface RunRow {
-  run_id: string;
-  definition_id: string;
-  mode: RunRecord['mode'];
-  run_trigger: RunRecord['trigger'];
-  status: RunRecord['status'];
-  source_id: string | null;
-  started_at: Date;
-  finished_at: Date | null;
-  high_water: string | null;
-  n_read: number;
-  n_created: number;
-  n_updated: number;
-  n_unchanged: number;
-  n_moved: number;
-  n_deleted: number;
-  n_failed: number;
-  batches_expected: number;
-  batches_settled: number;
-  error: string | null;
-  run_plan: unknown;
-  listed_at: Date;
-}
-
-/** Counter name in the port → column. */
-export const COUNTER_COLUMNS: Record<ProgressCounter, string> = {
-  read: 'n_read',
-  created: 'n_created',
-  updated: 'n_updated',
-  unchanged: 'n_unchanged',
-  moved: 'n_moved',
-  deleted: 'n_deleted',
-  failed: 'n_failed',
-  batchesExpected: 'batches_expected',
-  batchesSettled: 'batches_settled',
-};
-
-const CONFIG_TABLES = { source: 'sources', sharepoint: 'sharepoint_connections', definition: 'definitions' } as const;
-type ConfigKind = keyof typeof CONFIG_TABLES;
-
-const toLedger = (r: LedgerRow): LedgerEntry => ({
-  definitionId: r.definition_id,
-  identityHash: r.identity_hash,
-  listId: r.list_id,
-  itemId: r.item_id,
-  contentHash: r.content_hash,
-  state: r.state,
-  movedFrom: r.moved_from ?? null,
-  createdAt: iso(r.created_at),
-  updatedAt: iso(r.updated_at),
-});
-
-export function toRun(r: RunRow): RunRecord {
-  const run: RunRecord = {
-    runId: r.run_id,
-    definitionId: r.definition_id,
-    mode: r.mode,
-    trigger: r.run_trigger,
-    status: r.status,
-    startedAt: iso(r.started_at) ?? '',
-    finishedAt: iso(r.finished_at) ?? null,
-    highWater: r.high_water,
-    counts: { read: r.n_read, created: r.n_created, updated: r.n_updated, unchanged: r.n_unchanged, moved: r.n_moved, deleted: r.n_deleted, failed: r.n_failed },
-    batchesExpected: r.batches_expected,
-    batchesSettled: r.batches_settled,
-    error: r.error,
-  };
-  if (r.source_id !== null) run.sourceId = r.source_id;
-  if (r.run_plan !== null && r.run_plan !== undefined) run.plan = r.run_plan;
-  return run;
-}
-
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
-const isKeyset = (v: unknown): v is { t: string; id: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { t?: unknown }).t === 'string' && typeof (v as { id?: unknown }).id === 'string';
 
 export class PostgresStateStore implements StateStore {
   private readonly pool: Pool;
@@ -184,8 +113,7 @@ export class PostgresStateStore implements StateStore {
   private readonly migrations: SqlMigration[];
 
   constructor(options: PostgresStateStoreOptions) {
-    this.schema = options.schema ?? 'sync_state';
-    if (!SCHEMA_NAME.test(this.schema)) throw invalidInput(`state schema '${this.schema}' must be lower-case letters, digits and "_"`);
+    this.schema = stateSchema(options.schema);
     this.s = `"${this.schema}"`;
     this.migrations = options.migrations ?? POSTGRES_MIGRATIONS;
     if (options.pool) {
@@ -228,13 +156,7 @@ export class PostgresStateStore implements StateStore {
         `CREATE TABLE IF NOT EXISTS ${this.s}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
       const applied = new Set((await client.query<{ version: number }>(`SELECT version FROM ${this.s}.migrations`)).rows.map((r) => r.version));
-      const newest = Math.max(0, ...applied);
-      const known = Math.max(0, ...this.migrations.map((m) => m.version));
-      if (newest > known) {
-        throw configError(MODULE, 'state_schema_newer', `state schema '${this.schema}' is at version ${newest}, newer than this build knows (${known}); deploy the newer build`);
-      }
-      for (const m of [...this.migrations].sort((a, b) => a.version - b.version)) {
-        if (applied.has(m.version)) continue;
+      for (const m of pendingMigrations(this.schema, this.migrations, applied)) {
         await client.query(m.sql(this.s));
         await client.query(`INSERT INTO ${this.s}.migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       }
@@ -271,7 +193,7 @@ export class PostgresStateStore implements StateStore {
     const table = `${this.s}.${CONFIG_TABLES[kind]}`;
     const doc = JSON.stringify(withoutVersion(record));
     const what = `saving ${kind} '${id}'`;
-    const done = (row: ConfigRow | undefined): T => ({ ...record, etag: etagOf(row?.version ?? ''), createdAt: iso(row?.created_at), updatedAt: iso(row?.updated_at) });
+    const done = (row: ConfigRow | undefined): T => withVersionOf(record, row);
     if (opts.mustNotExist) {
       try {
         const res = await this.q<ConfigRow>(what, `INSERT INTO ${table} (id, doc) VALUES ($1, $2::jsonb) RETURNING version, created_at, updated_at`, [id, doc]);
@@ -304,7 +226,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   private fromConfig<T>(row: ConfigRow): T {
-    return { ...(row.doc as T), etag: etagOf(row.version), createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) };
+    return withVersionOf(row.doc as T, row);
   }
 
   private async getConfig<T>(kind: ConfigKind, id: string): Promise<T | null> {
@@ -361,14 +283,12 @@ export class PostgresStateStore implements StateStore {
 
   // ---------------------------------------------------------------- ledger
 
-  private readonly ledgerColumns = 'definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, created_at, updated_at';
-
   async getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
     if (identityHashes.length === 0) return out;
     const res = await this.q<LedgerRow>(
       'reading the ledger',
-      `SELECT ${this.ledgerColumns} FROM ${this.s}.ledger WHERE definition_id = $1 AND identity_hash = ANY($2::text[])`,
+      `SELECT ${LEDGER_COLUMNS} FROM ${this.s}.ledger WHERE definition_id = $1 AND identity_hash = ANY($2::text[])`,
       [definitionId, [...new Set(identityHashes)]],
     );
     for (const row of res.rows) out.set(row.identity_hash, toLedger(row));
@@ -378,7 +298,7 @@ export class PostgresStateStore implements StateStore {
   async getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null> {
     const res = await this.q<LedgerRow>(
       'reading the ledger',
-      `SELECT ${this.ledgerColumns} FROM ${this.s}.ledger WHERE definition_id = $1 AND list_id = $2 AND item_id = $3`,
+      `SELECT ${LEDGER_COLUMNS} FROM ${this.s}.ledger WHERE definition_id = $1 AND list_id = $2 AND item_id = $3`,
       [definitionId, listId, itemId],
     );
     const row = res.rows[0];
@@ -386,10 +306,7 @@ export class PostgresStateStore implements StateStore {
   }
 
   async putLedger(entries: LedgerEntry[]): Promise<void> {
-    // Sorted so that concurrent batches lock rows in the same order and cannot deadlock.
-    const batch = normaliseLedgerBatch(entries).sort((a, b) =>
-      a.definitionId === b.definitionId ? (a.identityHash < b.identityHash ? -1 : 1) : a.definitionId < b.definitionId ? -1 : 1,
-    );
+    const batch = ledgerBatchInLockOrder(entries);
     if (batch.length === 0) return;
     await this.q(
       'writing the ledger',
@@ -425,7 +342,7 @@ export class PostgresStateStore implements StateStore {
     while (true) {
       const res = await this.q<LedgerRow>(
         'scanning the ledger',
-        `SELECT ${this.ledgerColumns} FROM ${this.s}.ledger WHERE definition_id = $1 AND identity_hash > $2 ORDER BY identity_hash LIMIT $3`,
+        `SELECT ${LEDGER_COLUMNS} FROM ${this.s}.ledger WHERE definition_id = $1 AND identity_hash > $2 ORDER BY identity_hash LIMIT $3`,
         [definitionId, afterHash, size],
       );
       if (res.rows.length === 0) return;
@@ -438,13 +355,13 @@ export class PostgresStateStore implements StateStore {
   // ---------------------------------------------------------------- cursors
 
   async getCursor(definitionId: string, sourceId: string): Promise<CursorRecord | null> {
-    const res = await this.q<{ position: string | null; mapping_version: number; updated_at: Date }>(
+    const res = await this.q<CursorRow>(
       'reading the cursor',
       `SELECT position, mapping_version, updated_at FROM ${this.s}.cursors WHERE definition_id = $1 AND source_id = $2`,
       [definitionId, sourceId],
     );
     const row = res.rows[0];
-    return row ? { definitionId, sourceId, position: row.position, mappingVersion: row.mapping_version, updatedAt: iso(row.updated_at) } : null;
+    return row ? toCursor(definitionId, sourceId, row) : null;
   }
 
   async putCursor(cursor: CursorRecord): Promise<void> {
@@ -486,7 +403,7 @@ export class PostgresStateStore implements StateStore {
           run.batchesExpected,
           run.batchesSettled,
           run.error ?? null,
-          json(run.plan),
+          jsonOrNull(run.plan),
         ],
       );
     } catch (error) {
@@ -516,7 +433,7 @@ export class PostgresStateStore implements StateStore {
     if ('finishedAt' in patch) set('finished_at', patch.finishedAt ? isoOrThrow(patch.finishedAt, 'finishedAt') : null);
     if ('highWater' in patch) set('high_water', patch.highWater ?? null);
     if ('error' in patch) set('error', patch.error ?? null);
-    if ('plan' in patch) set('run_plan', json(patch.plan), '::jsonb');
+    if ('plan' in patch) set('run_plan', jsonOrNull(patch.plan), '::jsonb');
     if (patch.batchesExpected !== undefined) set('batches_expected', patch.batchesExpected);
     if (patch.batchesSettled !== undefined) set('batches_settled', patch.batchesSettled);
     if (patch.counts) for (const name of COUNT_KEYS) if (patch.counts[name] !== undefined) set(COUNTER_COLUMNS[name], patch.counts[name]);
@@ -563,19 +480,15 @@ export class PostgresStateStore implements StateStore {
 
   async listRuns(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<RunRecord>> {
     const limit = pageLimit(opts.limit);
-    const from = decodePageToken(opts.next, isKeyset);
+    const from = keysetStart(opts.next);
     const res = await this.q<RunRow>(
       'listing runs',
       `SELECT * FROM ${this.s}.runs WHERE definition_id = $1
          AND ($2::timestamptz IS NULL OR listed_at < $2 OR (listed_at = $2 AND run_id > $3))
        ORDER BY listed_at DESC, run_id LIMIT $4`,
-      [definitionId, from ? new Date(from.t) : null, from?.id ?? '', limit + 1],
+      [definitionId, from.at, from.id, limit + 1],
     );
-    const items = res.rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return res.rows.length > limit && last
-      ? { items: items.map(toRun), next: encodePageToken({ t: last.listed_at.toISOString(), id: last.run_id }) }
-      : { items: items.map(toRun) };
+    return keysetPage(res.rows, limit, toRun, (r) => [r.listed_at, r.run_id]);
   }
 
   // ---------------------------------------------------------------- failures
@@ -602,33 +515,11 @@ export class PostgresStateStore implements StateStore {
   }
 
   async getFailures(definitionId: string, opts: { includeQuarantined?: boolean } = {}): Promise<FailureRecord[]> {
-    const res = await this.q<{
-      identity_hash: string;
-      row_key: unknown[];
-      attempts: number;
-      last_error: string;
-      last_run_id: string | null;
-      quarantined: boolean;
-      first_failed_at: Date;
-      last_failed_at: Date;
-    }>('reading row failures', `SELECT * FROM ${this.s}.failures WHERE definition_id = $1 AND ($2::boolean OR NOT quarantined) ORDER BY identity_hash`, [
+    const res = await this.q<FailureRow>('reading row failures', `SELECT * FROM ${this.s}.failures WHERE definition_id = $1 AND ($2::boolean OR NOT quarantined) ORDER BY identity_hash`, [
       definitionId,
       opts.includeQuarantined === true,
     ]);
-    return res.rows.map((r) => {
-      const f: FailureRecord = {
-        definitionId,
-        identityHash: r.identity_hash,
-        key: r.row_key,
-        attempts: r.attempts,
-        lastError: r.last_error,
-        quarantined: r.quarantined,
-        firstFailedAt: iso(r.first_failed_at) ?? '',
-        lastFailedAt: iso(r.last_failed_at) ?? '',
-      };
-      if (r.last_run_id !== null) f.lastRunId = r.last_run_id;
-      return f;
-    });
+    return res.rows.map((r) => toFailure(definitionId, r));
   }
 
   async deleteFailures(definitionId: string, identityHashes: string[]): Promise<void> {
@@ -650,38 +541,15 @@ export class PostgresStateStore implements StateStore {
 
   async listMoves(definitionId: string, opts: { limit?: number; next?: string } = {}): Promise<Page<MoveRecord>> {
     const limit = pageLimit(opts.limit);
-    const from = decodePageToken(opts.next, isKeyset);
-    const res = await this.q<{
-      move_id: string;
-      identity_hash: string;
-      from_list_id: string;
-      from_item_id: string;
-      to_list_id: string;
-      to_item_id: string;
-      run_id: string | null;
-      at: Date;
-    }>(
+    const from = keysetStart(opts.next);
+    const res = await this.q<MoveRow>(
       'listing moves',
       `SELECT * FROM ${this.s}.moves WHERE definition_id = $1
          AND ($2::timestamptz IS NULL OR at < $2 OR (at = $2 AND move_id > $3))
        ORDER BY at DESC, move_id LIMIT $4`,
-      [definitionId, from ? new Date(from.t) : null, from?.id ?? '', limit + 1],
+      [definitionId, from.at, from.id, limit + 1],
     );
-    const rows = res.rows.slice(0, limit);
-    const items = rows.map((r) => {
-      const m: MoveRecord = {
-        definitionId,
-        moveId: r.move_id,
-        identityHash: r.identity_hash,
-        from: { listId: r.from_list_id, itemId: r.from_item_id },
-        to: { listId: r.to_list_id, itemId: r.to_item_id },
-        at: iso(r.at) ?? '',
-      };
-      if (r.run_id !== null) m.runId = r.run_id;
-      return m;
-    });
-    const last = rows[rows.length - 1];
-    return res.rows.length > limit && last ? { items, next: encodePageToken({ t: last.at.toISOString(), id: last.move_id }) } : { items };
+    return keysetPage(res.rows, limit, (r) => toMove(definitionId, r), (r) => [r.at, r.move_id]);
   }
 
   // ---------------------------------------------------------------- leases (database clock, so instance clock skew is irrelevant)
@@ -745,17 +613,17 @@ export class PostgresStateStore implements StateStore {
       'saving the drift report',
       `INSERT INTO ${this.s}.drift_reports (definition_id, report_id, created_at, status, report) VALUES ($1, $2, $3, $4, $5::jsonb)
        ON CONFLICT (definition_id, report_id) DO UPDATE SET created_at = excluded.created_at, status = excluded.status, report = excluded.report`,
-      [r.definitionId, r.reportId, isoOrThrow(r.createdAt, 'createdAt'), r.status, json(r.report)],
+      [r.definitionId, r.reportId, isoOrThrow(r.createdAt, 'createdAt'), r.status, jsonOrNull(r.report)],
     );
   }
 
   async getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null> {
-    const res = await this.q<{ created_at: Date; status: DriftReportRecord['status']; report: unknown }>(
+    const res = await this.q<DriftReportRow>(
       'reading the drift report',
       `SELECT created_at, status, report FROM ${this.s}.drift_reports WHERE definition_id = $1 AND report_id = $2`,
       [definitionId, reportId],
     );
     const row = res.rows[0];
-    return row ? { definitionId, reportId, createdAt: iso(row.created_at) ?? '', status: row.status, report: row.report ?? null } : null;
+    return row ? toDriftReport(definitionId, reportId, row) : null;
   }
 }
