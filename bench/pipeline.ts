@@ -1,3 +1,4 @@
+import { QueueServiceClient } from '@azure/storage-queue';
 import { Client } from 'pg';
 import { setServices } from '../src/composition';
 import { clearTenantLimiters } from '../src/adapters/sharepoint/limiter';
@@ -41,6 +42,13 @@ export interface PipelineBenchOptions {
   setupEmulatorBudgetRuPerMinute?: number;
   /** Limiter budget while the idle part's table is loaded (the setting allows at most 1,000,000). */
   setupLimiterBudgetRuPerMinute?: number;
+  /**
+   * Where the stacks keep ledger, cursors and runs: `postgres` (the SQL state store, on the same
+   * PostgreSQL) or `table` (Table Storage on the stack's Azurite). Default `postgres`: Azurite's
+   * in-memory Table emulation slows down with partition size (each ledger operation costs
+   * milliseconds and grows with the ledger), so a Table-store run measures Azurite, not us.
+   */
+  stateStore?: 'postgres' | 'table';
   /** How long one run may take before the benchmark gives up. */
   runTimeoutMs?: number;
   log?: (line: string) => void;
@@ -59,11 +67,11 @@ export interface InitialLoadResult {
   /** RU charged for the whole run, list provisioning and throttled requests included. */
   ru: number;
   ruByKind: EmulatorMetrics['ru']['byKind'];
-  /** RU of everything but item writes (site/list lookups, list and column creation). */
+  /** RU charged before the first item was written: site/list lookups, list and column creation. */
   provisioningRu: number;
   /** ru ÷ changedRows (target 2.0 ± 2 %). */
   ruPerChangedRow: number;
-  /** Item-write RU only ÷ changedRows. */
+  /** RU charged from the first item write on ÷ changedRows. */
   writeRuPerChangedRow: number;
   /** RU per minute over the whole run (planning included) ÷ budget (target ≥ 0.90). */
   ruUtilisation: number;
@@ -86,12 +94,15 @@ export interface InitialLoadResult {
   /** This process's CPU (user + system) per row over the whole run; it also hosts the emulator and the pump. */
   cpuMicrosPerRow: number;
   sourceQueries: number;
+  stateStore: 'postgres' | 'table';
   status: string;
   counts: RunCounts;
 }
 
 export interface IdlePassResult {
   mode: 'incremental' | 'full';
+  /** Runs started during the measurement (1 unless the run enqueued continuations). */
+  runs: number;
   rows: number;
   graphRequests: number;
   httpRequests: number;
@@ -99,12 +110,16 @@ export interface IdlePassResult {
   /** Statements the source adapter sent (its onQuery hook). */
   sourceQueries: number;
   sourceQueriesByKind: Record<string, number>;
-  /** seq_scan + idx_scan delta on the source table (pg_stat_user_tables), a cross-check. */
+  /** seq_scan + idx_scan delta on the source table (pg_stat_user_tables), a cross-check of sourceQueries that touch the table. */
   sourceTableScans: number | null;
   seconds: number;
   cpuMicros: number;
   /** cpuMicros ÷ rows planned (rows read); null when nothing was read. */
   cpuMicrosPerRow: number | null;
+  /** This process's CPU per second while the stack sat idle just before the run (queue polling). */
+  idleCpuMicrosPerSecond: number;
+  /** (cpuMicros − idle CPU rate × run time) ÷ rows planned. */
+  cpuMicrosPerRowNetOfIdle: number | null;
   status: string;
   counts: RunCounts;
 }
@@ -112,7 +127,9 @@ export interface IdlePassResult {
 export interface IdleRunResult {
   /** Rows the table holds (and the ledger tracks). */
   tableRows: number;
-  /** Rows the incremental run read (0 when nothing changed). */
+  /** Runs started during the incremental measurement. */
+  runs: number;
+  /** Rows the incremental run read: a timestamp cursor re-reads the rows at its mark by design (a late commit with the mark's own timestamp must not be lost). */
   rows: number;
   /** Graph requests during the incremental run (target 0). */
   graphRequests: number;
@@ -129,6 +146,7 @@ export interface IdleRunResult {
   latencyJitterMs: number;
   /** Limiter budget of this stack (fixed per process; high so the setup load is quick). */
   limiterBudgetRuPerMinute: number;
+  stateStore: 'postgres' | 'table';
   setup: { rows: number; seconds: number; created: number; ru: number; status: string };
 }
 
@@ -141,7 +159,6 @@ export interface PipelineBenchResult {
 }
 
 const round = (n: number, digits = 3) => Number(n.toFixed(digits));
-const WRITE_KINDS = ['create', 'update', 'delete'] as const;
 
 /** Counts source statements by routing the handlers' `source()` through an adapter with an onQuery hook. */
 function countSourceQueries(stack: Stack): { reset(): void; total(): number; byKind(): Record<string, number>; close(): Promise<void> } {
@@ -227,8 +244,10 @@ async function addBenchDefinition(stack: Stack, id: string, rows: number): Promi
     fields: [{ source: 'amount' }, { source: 'quantity' }, { source: 'ordered_at' }, { source: 'paid' }],
     cursor: { kind: 'timestamp', column: 'updated_at' },
     sharding: { strategy: 'hash', buckets: 4, listTemplate: 'Bench {n}' },
-    // One run covers the whole table, so its counts describe the whole load.
-    maxRowsPerRun: Math.max(50_000, rows),
+    // One run covers the whole table, so its counts describe the whole load. Above the row count:
+    // a run that stops exactly at maxRowsPerRun cannot know it is done and enqueues a
+    // continuation (which then reads nothing).
+    maxRowsPerRun: Math.min(1_000_000, Math.max(50_000, rows * 2)),
   });
 }
 
@@ -238,18 +257,58 @@ function listCounts(stack: Stack): Record<string, number> {
   return out;
 }
 
+type Opts = Required<Omit<PipelineBenchOptions, 'log' | 'parts'>>;
+
+/** A stack whose state store is the one the options name; on PostgreSQL it gets its own schema. */
+async function benchStack(opts: Opts, emulatorBudget: number, settings: Record<string, string>): Promise<{ stack: Stack; stop(): Promise<void> }> {
+  const stateSchema = `bench_state_${Math.random().toString(36).slice(2, 8)}`;
+  const stateSettings: Record<string, string> = opts.stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: opts.pgUrl, STATE_SQL_SCHEMA: stateSchema } : {};
+  const stack = await startStack({ emulatorBudget, settings: { ...settings, ...stateSettings } });
+  return {
+    stack,
+    async stop() {
+      // A stack whose handlers hang must not hang the benchmark.
+      await Promise.race([stack.stop(), new Promise((r) => setTimeout(r, 60_000).unref())]);
+      if (opts.stateStore === 'postgres') {
+        const pg = new Client({ connectionString: opts.pgUrl });
+        try {
+          await pg.connect();
+          await pg.query(`DROP SCHEMA IF EXISTS "${stateSchema}" CASCADE`);
+        } catch {
+          // best effort
+        } finally {
+          await pg.end().catch(() => undefined);
+        }
+      }
+    },
+  };
+}
+
+/** Messages waiting or in flight on the stack's three queues, for progress lines. */
+function queueDepth(stack: Stack): () => Promise<string> {
+  const service = QueueServiceClient.fromConnectionString(stack.services.config.AzureWebJobsStorage!);
+  return async () => {
+    try {
+      const parts: string[] = [];
+      for (const q of Object.values(QUEUES)) parts.push(`${q} ${(await service.getQueueClient(q).getProperties()).approximateMessagesCount ?? 0}`);
+      return parts.join(', ');
+    } catch (error) {
+      return `queues unavailable (${error instanceof Error ? error.message : String(error)})`;
+    }
+  };
+}
+
 const changedOf = (c: RunCounts) => c.created + c.updated + c.moved + c.deleted;
 const cpuMicros = (d: NodeJS.CpuUsage) => d.user + d.system;
 
-async function initialLoad(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts' | 'pgUrl'>>, log: (line: string) => void): Promise<InitialLoadResult> {
+async function initialLoad(opts: Opts, log: (line: string) => void): Promise<InitialLoadResult> {
   const budget = opts.budgetRuPerMinute;
   const rows = opts.initialRows;
   clearTenantLimiters();
-  const stack = await startStack({
-    emulatorBudget: budget,
-    settings: { GRAPH_BUDGET_RU_PER_MINUTE: String(budget), GRAPH_MAX_CONCURRENCY: String(opts.maxConcurrency) },
-  });
+  const handle = await benchStack(opts, budget, { GRAPH_BUDGET_RU_PER_MINUTE: String(budget), GRAPH_MAX_CONCURRENCY: String(opts.maxConcurrency) });
+  const stack = handle.stack;
   const queries = countSourceQueries(stack);
+  const depth = queueDepth(stack);
   try {
     stack.emulator.state.configure({ latencyMs: opts.latencyMs });
     log(`  initial load: creating a source table of ${rows} rows…`);
@@ -258,24 +317,31 @@ async function initialLoad(opts: Required<Omit<PipelineBenchOptions, 'log' | 'pa
 
     stack.emulator.state.resetMetrics();
     queries.reset();
+    // Provisioning (site and list lookups, list and column creation) happens while the planner
+    // routes its first rows; item writes start only after it has fanned out. So the RU charged
+    // before the first item exists is the provisioning cost, and the rest is item writes.
     let firstWriteAt: number | null = null;
     let lastWriteAt: number | null = null;
-    let lastWriteRu = 0;
-    const writeRu = (m: EmulatorMetrics) => WRITE_KINDS.reduce((n, k) => n + m.ru.byKind[k], 0);
+    let ruBeforeFirstItem = 0;
+    let lastRu = 0;
+    const itemsNow = () => stack.emulator.state.lists().reduce((n, l) => n + l.itemCount, 0);
     const started = Date.now();
     const cpu0 = process.cpuUsage();
     const poll = setInterval(() => {
       const m = stack.emulator.state.metrics();
-      const w = writeRu(m);
-      if (w > 0 && firstWriteAt === null) firstWriteAt = Date.now();
-      if (w !== lastWriteRu) {
-        lastWriteRu = w;
+      if (firstWriteAt === null) {
+        if (itemsNow() > 0) firstWriteAt = Date.now();
+        else ruBeforeFirstItem = m.ru.total;
+      }
+      if (m.ru.total !== lastRu) {
+        lastRu = m.ru.total;
         lastWriteAt = Date.now();
       }
     }, 100);
     const progress = setInterval(() => {
       const m = stack.emulator.state.metrics();
-      log(`  initial load: ${Math.round((Date.now() - started) / 1000)} s, ${m.ru.byKind.create / 2} items created, ${m.ru.total} RU, ${m.throttled} throttled`);
+      const line = `  initial load: ${Math.round((Date.now() - started) / 1000)} s, ${m.ru.total} RU, ${m.requests} Graph requests, ${m.throttled} throttled`;
+      void depth().then((d) => log(`${line}; queues: ${d}`));
     }, 15_000);
     let run: RunRecord;
     try {
@@ -293,7 +359,7 @@ async function initialLoad(opts: Required<Omit<PipelineBenchOptions, 'log' | 'pa
       throw new Error(`initial load did not complete: status ${run.status}${run.error ? ` (${run.error})` : ''}, counts ${JSON.stringify(run.counts)}, ${itemCount} items in the lists`);
     }
     const changed = changedOf(run.counts);
-    const writeRuTotal = writeRu(m);
+    const writeRuTotal = m.ru.total - ruBeforeFirstItem;
     const firstAt = firstWriteAt ?? started;
     const lastAt = lastWriteAt ?? Date.now();
     const writeSeconds = Math.max(0.001, (lastAt - firstAt) / 1000);
@@ -306,7 +372,7 @@ async function initialLoad(opts: Required<Omit<PipelineBenchOptions, 'log' | 'pa
       batches: m.batches,
       ru: m.ru.total,
       ruByKind: m.ru.byKind,
-      provisioningRu: m.ru.total - writeRuTotal,
+      provisioningRu: ruBeforeFirstItem,
       ruPerChangedRow: round(m.ru.total / changed, 4),
       writeRuPerChangedRow: round(writeRuTotal / changed, 4),
       ruUtilisation: round(m.ru.total / (seconds / 60) / budget),
@@ -324,24 +390,30 @@ async function initialLoad(opts: Required<Omit<PipelineBenchOptions, 'log' | 'pa
       lists,
       cpuMicrosPerRow: round(cpu / Math.max(1, run.counts.read), 1),
       sourceQueries: queries.total(),
+      stateStore: opts.stateStore,
       status: run.status,
       counts: run.counts,
     };
+  } catch (error) {
+    log(`  initial load failed: ${error instanceof Error ? error.message : String(error)}; stopping its stack…`);
+    throw error;
   } finally {
     await queries.close().catch(() => undefined);
-    await stack.stop();
+    await handle.stop();
     clearTenantLimiters();
   }
 }
 
-async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts' | 'pgUrl'>>, log: (line: string) => void): Promise<IdleRunResult> {
+async function idleRun(opts: Opts, log: (line: string) => void): Promise<IdleRunResult> {
   const rows = opts.idleRows;
   clearTenantLimiters();
-  const stack = await startStack({
-    emulatorBudget: opts.setupEmulatorBudgetRuPerMinute,
-    settings: { GRAPH_BUDGET_RU_PER_MINUTE: String(opts.setupLimiterBudgetRuPerMinute), GRAPH_MAX_CONCURRENCY: '16' },
+  const handle = await benchStack(opts, opts.setupEmulatorBudgetRuPerMinute, {
+    GRAPH_BUDGET_RU_PER_MINUTE: String(opts.setupLimiterBudgetRuPerMinute),
+    GRAPH_MAX_CONCURRENCY: '16',
   });
+  const stack = handle.stack;
   const queries = countSourceQueries(stack);
+  const depth = queueDepth(stack);
   try {
     stack.emulator.state.configure({ latencyMs: { fixed: 0, jitter: 0 } });
     log(`  idle run: creating a source table of ${rows} rows…`);
@@ -353,7 +425,8 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
     const setupStarted = Date.now();
     const progress = setInterval(() => {
       const m = stack.emulator.state.metrics();
-      log(`  idle run setup: ${Math.round((Date.now() - setupStarted) / 1000)} s, ${m.ru.byKind.create / 2} items created`);
+      const line = `  idle run setup: ${Math.round((Date.now() - setupStarted) / 1000)} s, ${m.requests} Graph requests`;
+      void depth().then((d) => log(`${line}; queues: ${d}`));
     }, 20_000);
     let setup: RunRecord;
     try {
@@ -373,22 +446,34 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
     stack.emulator.state.configure({ budgetRuPerMinute: opts.budgetRuPerMinute, latencyMs: opts.latencyMs });
 
     const measure = async (mode: 'incremental' | 'full'): Promise<IdlePassResult> => {
+      // Backends report table statistics at most every second, idle ones within ~10 s
+      // (PostgreSQL 15+): wait so the counters hold everything before the run, then after it.
+      const statsSettle = () => new Promise((r) => setTimeout(r, 11_000));
+      await statsSettle();
+      const scans0 = await tableScans(stack.pg, stack.schema, 'orders');
+      // What this process burns with nothing to do (the local host polling its queues, timers),
+      // so the per-row figure can also be given net of it.
+      const idle0 = process.cpuUsage();
+      const idleStarted = performance.now();
+      await new Promise((r) => setTimeout(r, 5_000));
+      const idleCpuPerSecond = cpuMicros(process.cpuUsage(idle0)) / ((performance.now() - idleStarted) / 1000);
       stack.emulator.state.resetMetrics();
       queries.reset();
-      const scans0 = await tableScans(stack.pg, stack.schema, 'orders');
       const started = Date.now();
       const cpu0 = process.cpuUsage();
       const run = await runAndWait(stack, 'bench-idle', mode, opts.runTimeoutMs);
       const cpu = cpuMicros(process.cpuUsage(cpu0));
       const seconds = (Date.now() - started) / 1000;
       const m = stack.emulator.state.metrics();
+      // Continuations would belong to the measurement too; count the runs it took.
+      const runs = (await stack.state.listRuns('bench-idle', { limit: 50 })).items.filter((r) => Date.parse(r.startedAt) >= started).length;
       const sourceQueries = queries.total();
       const byKind = queries.byKind();
-      // Backends report table statistics at most every second, idle ones within ~10 s (PostgreSQL 15+).
-      await new Promise((r) => setTimeout(r, 11_000));
+      await statsSettle();
       const scans1 = await tableScans(stack.pg, stack.schema, 'orders');
       return {
         mode,
+        runs,
         rows: run.counts.read,
         graphRequests: m.requests,
         httpRequests: m.httpRequests,
@@ -399,6 +484,8 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
         seconds: round(seconds, 2),
         cpuMicros: cpu,
         cpuMicrosPerRow: run.counts.read > 0 ? round(cpu / run.counts.read, 1) : null,
+        idleCpuMicrosPerSecond: Math.round(idleCpuPerSecond),
+        cpuMicrosPerRowNetOfIdle: run.counts.read > 0 ? round(Math.max(0, cpu - idleCpuPerSecond * seconds) / run.counts.read, 1) : null,
         status: run.status,
         counts: run.counts,
       };
@@ -413,6 +500,7 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
     }
     return {
       tableRows: rows,
+      runs: incremental.runs,
       rows: incremental.rows,
       graphRequests: incremental.graphRequests,
       sourceQueries: incremental.sourceQueries,
@@ -426,11 +514,15 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
       latencyMs: opts.latencyMs.fixed,
       latencyJitterMs: opts.latencyMs.jitter,
       limiterBudgetRuPerMinute: opts.setupLimiterBudgetRuPerMinute,
+      stateStore: opts.stateStore,
       setup: { rows, seconds: round(setupSeconds, 1), created: setup.counts.created, ru: setupMetrics.ru.total, status: setup.status },
     };
+  } catch (error) {
+    log(`  idle run failed: ${error instanceof Error ? error.message : String(error)}; stopping its stack…`);
+    throw error;
   } finally {
     await queries.close().catch(() => undefined);
-    await stack.stop();
+    await handle.stop();
     clearTenantLimiters();
   }
 }
@@ -438,7 +530,9 @@ async function idleRun(opts: Required<Omit<PipelineBenchOptions, 'log' | 'parts'
 export async function benchPipeline(options: PipelineBenchOptions): Promise<PipelineBenchResult> {
   const log = options.log ?? (() => {});
   const parts = options.parts ?? ['initialLoad', 'idleRun'];
-  const opts = {
+  const opts: Opts = {
+    pgUrl: options.pgUrl,
+    stateStore: options.stateStore ?? 'postgres',
     initialRows: options.initialRows ?? 20_000,
     idleRows: options.idleRows ?? 200_000,
     budgetRuPerMinute: options.budgetRuPerMinute ?? 30_000,
