@@ -119,14 +119,15 @@ export interface PostgresHandle extends RunningService {
 }
 
 /** Uses the PostgreSQL at 127.0.0.1:5432 when it answers, else starts PGlite's socket server. */
-export async function startPostgres(opts: { preferUrl?: string; database?: string; dataDir?: string } = {}): Promise<PostgresHandle> {
+export async function startPostgres(opts: { preferUrl?: string; database?: string; dataDir?: string; forcePglite?: boolean } = {}): Promise<PostgresHandle> {
   if (opts.preferUrl) return { url: opts.preferUrl, kind: 'postgres', stop: async () => {} };
-  if (await isPortOpen(5432)) {
+  if (!opts.forcePglite && (await isPortOpen(5432))) {
     return { url: `postgres://postgres@127.0.0.1:5432/${opts.database ?? 'test'}`, kind: 'postgres', stop: async () => {} };
   }
   const port = await freePort();
-  const bin = require.resolve('@electric-sql/pglite-socket/dist/scripts/server.js');
-  const args = [bin, `--port=${port}`, '--host=127.0.0.1', '--max-connections=10'];
+  // The package exports no subpath for its CLI; find it beside the package's entry point.
+  const bin = path.join(path.dirname(require.resolve('@electric-sql/pglite-socket')), 'scripts', 'server.js');
+  const args = [bin, `--port=${port}`, '--host=127.0.0.1', '--max-connections=40'];
   if (opts.dataDir) {
     mkdirSync(opts.dataDir, { recursive: true });
     args.push(`--db=${path.resolve(opts.dataDir)}`);

@@ -6,13 +6,15 @@ import { assertInvariant } from '../support/invariant';
  * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
  * the Graph emulator over HTTP, the real function table pumped by the local host.
  */
-describe('push sync end to end (local host stack)', () => {
+describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s state store)', (stateStore) => {
   let stack: Stack;
   const definitionId = 'orders';
   const table = () => `"${stack.schema}".orders`;
 
   beforeAll(async () => {
-    stack = await startStack();
+    const settings: Record<string, string> =
+      stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_state_${Math.random().toString(36).slice(2, 8)}` } : {};
+    stack = await startStack({ settings });
     await stack.pg.query(`
       CREATE TABLE ${table()} (
         id integer PRIMARY KEY,

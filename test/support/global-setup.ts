@@ -6,7 +6,8 @@ import { startAzurite, startPostgres } from '../../src/local/services';
  */
 export default async function globalSetup(): Promise<void> {
   const azurite = await startAzurite();
-  const pg = await startPostgres({ preferUrl: process.env.TEST_PG_URL });
+  // TEST_PGLITE=1 runs the suite as a fresh machine without PostgreSQL would.
+  const pg = await startPostgres({ preferUrl: process.env.TEST_PG_URL, forcePglite: process.env.TEST_PGLITE === '1' });
   process.env.TEST_STORAGE_CONNECTION = azurite.connectionString;
   process.env.TEST_PG_URL = pg.url;
   process.env.TEST_PG_KIND = pg.kind;

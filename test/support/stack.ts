@@ -110,6 +110,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
       await state.close();
       await services.bus().close();
       await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      if (cfg.STATE_STORE === 'postgres') await pg.query(`DROP SCHEMA IF EXISTS "${cfg.STATE_SQL_SCHEMA}" CASCADE`).catch(() => undefined);
       await pg.end();
       await emulator.close();
       await azurite.stop();
