@@ -49,6 +49,8 @@ export const SETTINGS = z
     /** Bytes allowed per write-batch message (Service Bus Standard: 256 KB). */
     MESSAGE_MAX_BYTES: int(16_384, 100 * 1024 * 1024).default(250_000),
 
+    /** With App Service Authentication (Entra ID) on: require the caller's app roles Sync.Read / Sync.Admin. */
+    API_ENTRA_ROLES: bool.default(false),
     /** Key the local host checks for auth level `function` (DESIGN §13). */
     LOCAL_FUNCTION_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
     LOG_LEVEL: z.enum(['trace', 'debug', 'information', 'warning', 'error']).default('information'),

@@ -175,6 +175,8 @@ var productSettings = {
   KEY_VAULT_URI: keyVaultUri
   // Written out: string(bool) would give 'True', which src/config.ts rejects.
   ALLOW_SECRET_WRITE: allowSecretWrite ? 'true' : 'false'
+  // With Entra ID in front, the API also checks the caller's app roles (Sync.Read / Sync.Admin).
+  API_ENTRA_ROLES: enableEntraAuth ? 'true' : 'false'
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_BUDGET_RU_PER_MINUTE: string(graphBudgetRuPerMinute)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)

@@ -6,6 +6,7 @@ import { configError, SyncError, type FieldIssue } from '../../core/errors';
 import { services, syncDeps } from '../../composition';
 import type { AdminDeps } from '../../sync/definitions-admin';
 import { queryObject, withProblems } from '../http';
+import { authorise } from '../principal';
 
 /**
  * One declaration per endpoint: method, route, the zod schemas of its route parameters, query
@@ -113,6 +114,7 @@ export function apiRoute<P extends z.ZodType = None, Q extends z.ZodType = None,
     authLevel: spec.authLevel ?? 'function',
     doc: { summary: spec.summary, description: spec.description, tag: spec.tag, params: spec.params, query: spec.query, body: spec.body, responses: spec.responses, errors },
     handler: withProblems(async (request, context) => {
+      if ((spec.authLevel ?? 'function') !== 'anonymous') authorise(request, services().config.API_ENTRA_ROLES);
       // Route and query first: a bad id is reported before the body is even read.
       const params = parse(spec.params ?? none, request.params ?? {}, 'route') as z.output<P>;
       const query = parse(spec.query ?? none, queryObject(request), 'query') as z.output<Q>;

@@ -81,7 +81,7 @@ export interface ApiHarness {
   sql(text: string, values?: unknown[]): Promise<pg.QueryResult>;
   state(): Promise<StateStore>;
   /** Rebuilds the services with other settings (same table prefix, same emulator). */
-  configure(settings: { allowSecretWrite?: boolean }): void;
+  configure(settings: { allowSecretWrite?: boolean; entraRoles?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -106,7 +106,7 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
   const transcript: string[] = [];
   let current: Services;
 
-  const configure = (settings: { allowSecretWrite?: boolean } = {}) => {
+  const configure = (settings: { allowSecretWrite?: boolean; entraRoles?: boolean } = {}) => {
     const cfg = loadConfig({
       AzureWebJobsStorage: storage,
       QUEUE_TRANSPORT: 'storage',
@@ -116,6 +116,7 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
       GRAPH_BUDGET_RU_PER_MINUTE: '600000',
       LOCAL_FUNCTION_KEY: FUNCTION_KEY,
       ...(settings.allowSecretWrite ? { ALLOW_SECRET_WRITE: 'true', KEY_VAULT_URI: 'https://api-tests.vault.azure.net' } : {}),
+      ...(settings.entraRoles ? { API_ENTRA_ROLES: 'true' } : {}),
     });
     const base = createServices(cfg);
     const previous = current;
