@@ -923,14 +923,20 @@ export class TableStateStore implements StateStore {
 
   async releaseLease(name: string, holder: string): Promise<void> {
     const pk = encodeKey(name);
-    const row = await this.get('Leases', pk, '');
-    if (!row || str(row, 'holder') !== holder) return;
-    try {
-      await this.tables.Leases.deleteEntity(pk, '', { etag: row.etag });
-    } catch (error) {
-      // Changed meanwhile means it expired and was taken over: nothing of ours to release.
-      if (!isStatus(error, 404, 412)) fail(error, `releasing lease '${name}'`);
+    for (let attempt = 0; attempt < CONTENTION_ATTEMPTS; attempt++) {
+      const row = await this.get('Leases', pk, '');
+      if (!row || str(row, 'holder') !== holder) return;
+      try {
+        await this.tables.Leases.deleteEntity(pk, '', { etag: row.etag });
+        return;
+      } catch (error) {
+        if (isStatus(error, 404)) return;
+        // 412: changed meanwhile. A renewal by the holder itself (a late batch of the same run)
+        // must not keep the lease alive, so read again and release if it is still ours.
+        if (!isStatus(error, 412)) fail(error, `releasing lease '${name}'`);
+      }
     }
+    throw stateUnavailable(`lease '${name}' kept changing while being released; retry later`);
   }
 
   // ---------------------------------------------------------------- schedule

@@ -513,6 +513,20 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
         expect(await store.renewLease(name, 'a', 30_000)).toBe(false);
         expect(await store.acquireLease(name, 'b', 30_000)).toBe(true);
       });
+
+      it('a release racing the holder\'s own renewal still frees the lease', async () => {
+        // A late batch of a finished run renews while its finalizer releases: the run is over,
+        // so the lease must not survive the race.
+        for (let i = 0; i < 15; i++) {
+          const name = `run:def-${uid()}`;
+          expect(await store.acquireLease(name, 'run-1', 30_000)).toBe(true);
+          await Promise.all([another().renewLease(name, 'run-1', 30_000), store.releaseLease(name, 'run-1'), another().renewLease(name, 'run-1', 30_000)]);
+          // Either the renewals came first and the release removed them, or they found nothing.
+          const released = await store.acquireLease(name, 'run-2', 30_000);
+          if (!released) await store.releaseLease(name, 'run-1');
+          expect({ iteration: i, released }).toEqual({ iteration: i, released: true });
+        }
+      });
     });
 
     describe('schedule bookkeeping', () => {
