@@ -4,8 +4,7 @@ import { ServiceBusBus } from './adapters/bus/service-bus';
 import { createSecrets } from './adapters/secrets';
 import { createGraphListTarget } from './adapters/sharepoint/graph-list-target';
 import { createSourceDatabase } from './adapters/source';
-import { PostgresStateStore } from './adapters/state/sql-store';
-import { TableStateStore } from './adapters/state/table-store';
+import { createStateStore, type StateStoreSettings } from './adapters/state';
 import { config, type Config } from './config';
 import { notFound } from './core/errors';
 import type { MessageBus } from './core/ports/bus';
@@ -60,18 +59,17 @@ function once<T>(make: () => T): () => T {
   };
 }
 
-function createStateStore(cfg: Config, credential: () => TokenCredential): StateStore {
-  switch (cfg.STATE_STORE) {
-    case 'table':
-      return cfg.AzureWebJobsStorage && cfg.AzureWebJobsStorage !== 'UseDevelopmentStorage=true'
-        ? new TableStateStore({ connectionString: cfg.AzureWebJobsStorage, tablePrefix: cfg.STATE_TABLE_PREFIX })
-        : new TableStateStore({ accountUrl: `https://${cfg.AzureWebJobsStorage__accountName}.table.core.windows.net`, credential: credential(), tablePrefix: cfg.STATE_TABLE_PREFIX });
-    case 'postgres':
-      return new PostgresStateStore({ url: cfg.STATE_SQL_URL, schema: cfg.STATE_SQL_SCHEMA });
-    case 'sqlserver':
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return new (require('./adapters/state/mssql-store').SqlServerStateStore)({ url: cfg.STATE_SQL_URL, schema: cfg.STATE_SQL_SCHEMA });
-  }
+/** Settings → the adapter factory's input. "UseDevelopmentStorage=true" is not a real connection string. */
+function stateStoreSettings(cfg: Config): StateStoreSettings {
+  const connectionString = cfg.AzureWebJobsStorage && cfg.AzureWebJobsStorage !== 'UseDevelopmentStorage=true' ? cfg.AzureWebJobsStorage : undefined;
+  return {
+    kind: cfg.STATE_STORE,
+    connectionString,
+    accountUrl: cfg.AzureWebJobsStorage__accountName ? `https://${cfg.AzureWebJobsStorage__accountName}.table.core.windows.net` : undefined,
+    sqlUrl: cfg.STATE_SQL_URL,
+    tablePrefix: cfg.STATE_TABLE_PREFIX,
+    schema: cfg.STATE_SQL_SCHEMA,
+  };
 }
 
 export function createServices(cfg: Config): Services {
@@ -83,7 +81,8 @@ export function createServices(cfg: Config): Services {
   });
   const secrets = once(() => createSecrets({ keyVaultUri: cfg.KEY_VAULT_URI, credential: cfg.KEY_VAULT_URI ? credential() : undefined }));
   const state = once(async () => {
-    const store = createStateStore(cfg, credential);
+    const settings = stateStoreSettings(cfg);
+    const store = createStateStore(settings, settings.connectionString ? undefined : credential());
     await store.init();
     return store;
   });

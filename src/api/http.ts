@@ -39,14 +39,6 @@ const TITLES: Record<number, string> = {
   503: 'Service unavailable',
 };
 
-export function zodIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
-    message: issue.message,
-    code: issue.code,
-  }));
-}
-
 /** Maps any error to problem+json. Unknown errors become 500 without leaking their text. */
 export function errorResponse(error: unknown, request: HttpRequest, context: InvocationContext): HttpResponseInit {
   const instance = new URL(request.url).pathname;
@@ -60,30 +52,39 @@ export function errorResponse(error: unknown, request: HttpRequest, context: Inv
   return problem(500, 'Internal error', `The request failed; see the log entry for invocation ${context.invocationId}.`, { code: 'internal', instance });
 }
 
-/** Reads and validates a JSON body; failures become a 400 with field details before anything else runs. */
-export async function readBody<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.output<S>> {
+/** Field details from zod issues; each unknown key gets its own path. */
+export function fieldIssues(error: z.ZodError, prefix: string): FieldIssue[] {
+  const join = (path: PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join('.') || '(root)';
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'unknown field', code: 'unrecognized_key' }))
+      : [{ path: join(issue.path), message: issue.message, code: issue.code }],
+  );
+}
+
+/** Validates a value; failures become a 400 with field details before anything else runs. */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'route'): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw configError('api', 'validation_failed', `the ${where} is invalid`, { details: fieldIssues(result.error, where === 'body' ? '' : where) });
+  return result.data;
+}
+
+/**
+ * The JSON body, `{}` when empty. Unlike `JSON.parse`'s own message, the error never quotes the
+ * body: a malformed body may well hold a password.
+ */
+export async function readJson(request: HttpRequest): Promise<unknown> {
   const type = request.headers.get('content-type') ?? '';
   const text = await request.text();
-  if (text.trim() === '') return parseWith(schema, {}, 'body');
+  if (text.trim() === '') return {};
   if (type && !/json/i.test(type)) {
     throw new SyncError('the body must be JSON (content-type: application/json)', { code: 'unsupported_media_type', module: 'api', errorClass: 'config', status: 415 });
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    // The parser's message quotes part of the body, which may hold a secret: never echo it.
     throw configError('api', 'invalid_json', 'the body is not valid JSON');
   }
-  return parseWith(schema, value, 'body');
-}
-
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'route'): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw configError('api', 'validation_failed', `the ${where} is invalid`, { details: zodIssues(result.error, where === 'body' ? '' : where) });
-  }
-  return result.data;
 }
 
 export function queryObject(request: HttpRequest): Record<string, string> {

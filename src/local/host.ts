@@ -90,6 +90,11 @@ export class LocalHost {
     });
   }
 
+  /** True while any HTTP request, timer or queue message is being handled. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   async start(): Promise<void> {
     await this.startHttp();
     for (const fn of this.options.functions) {

@@ -7,7 +7,7 @@ import type { RunMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
 import type { Secrets } from '../core/ports/secrets';
 import { defaultKey, type ColumnInfo, type SourceDatabase, type TableRef, type TableSchema } from '../core/ports/source';
-import type { StoredDefinition, StoredSharePoint, StoredSource, Versioned } from '../core/ports/state';
+import { emptyRunCounts, type StoredDefinition, type StoredSharePoint, type StoredSource, type Versioned } from '../core/ports/state';
 import { proposeColumn, type ColumnProposal } from '../core/typemap';
 import type { SyncDeps } from './deps';
 import { newRunMessage } from './plan-run';
@@ -444,7 +444,7 @@ export async function requestRun(deps: AdminDeps, id: string, mode: RunMessage['
     status: 'queued',
     sourceId: stored.activeSourceId,
     startedAt: message.requestedAt,
-    counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 },
+    counts: emptyRunCounts(),
     batchesExpected: 0,
     batchesSettled: 0,
   });

@@ -7,7 +7,7 @@ import type { ListTarget } from '../core/ports/list-target';
 import { chunkByBytes, messageBytes, type FinalizeMessage, type MoveOpMessage, type RunMessage, type WriteOpMessage } from '../core/messages';
 import { QUEUES, type OutgoingMessage } from '../core/ports/bus';
 import type { CursorPosition, Row, SourceDatabase, TableSchema } from '../core/ports/source';
-import type { LedgerEntry, RunCounts, RunRecord, StoredDefinition } from '../core/ports/state';
+import { emptyRunCounts, type LedgerEntry, type RunRecord, type StoredDefinition } from '../core/ports/state';
 import { diffSchemas } from '../core/schema-diff';
 import { shardList } from '../core/sharding';
 import { runLeaseName, type SyncDeps } from './deps';
@@ -26,7 +26,6 @@ import { recordFailures } from './failures';
 const SAMPLE_SIZE = 20;
 const envelopeBytes = 600;
 
-const emptyCounts = (): RunCounts => ({ read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 });
 
 export function newRunMessage(definitionId: string, mode: RunMessage['mode'], trigger: RunMessage['trigger'], now: Date): RunMessage {
   return { type: 'run', definitionId, runId: randomUUID(), mode, trigger, requestedAt: now.toISOString() };
@@ -61,7 +60,7 @@ export async function handleRunMessage(deps: SyncDeps, msg: RunMessage): Promise
     status: 'running',
     sourceId: stored.activeSourceId,
     startedAt,
-    counts: emptyCounts(),
+    counts: emptyRunCounts(),
     batchesExpected: 0,
     batchesSettled: 0,
   };

@@ -122,7 +122,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
       while (quietPolls < 3) {
         if (Date.now() > deadline) throw new Error('the pipeline did not go quiet in time');
         await new Promise((r) => setTimeout(r, 60));
-        quietPolls = (await queueCounts()) === 0 && !(host as unknown as { inFlight: Set<unknown> }).inFlight.size ? quietPolls + 1 : 0;
+        quietPolls = (await queueCounts()) === 0 && !host.busy ? quietPolls + 1 : 0;
       }
     },
     async run(definitionId, mode = 'incremental') {

@@ -9,7 +9,7 @@ export const COUNT_KEYS = ['read', 'created', 'updated', 'unchanged', 'moved', '
 export const PROGRESS_COUNTERS = [...COUNT_KEYS, 'batchesExpected', 'batchesSettled'] as const satisfies ReadonlyArray<ProgressCounter>;
 const LEDGER_STATES: ReadonlySet<string> = new Set<LedgerState>(['pending', 'synced', 'moving', 'deleted']);
 
-export const emptyCounts = (): RunCounts => ({ read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 });
+export { emptyRunCounts as emptyCounts } from '../../core/ports/state';
 
 export const stateConflict = (message: string, cause?: unknown) => conflict(MODULE, 'state_conflict', message, cause === undefined ? {} : { cause });
 

@@ -2,10 +2,9 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { z } from 'zod';
 import { contextLogger } from '../../functions/logging';
 import type { HttpFunction, HttpMethod } from '../../functions/table';
-import { configError, SyncError, type FieldIssue } from '../../core/errors';
 import { services, syncDeps } from '../../composition';
 import type { AdminDeps } from '../../sync/definitions-admin';
-import { queryObject, withProblems } from '../http';
+import { parseInput as parse, queryObject, readJson, withProblems } from '../http';
 import { authorise } from '../principal';
 
 /**
@@ -71,39 +70,6 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
  * zod's `unrecognized_keys` issue sits on the parent object; an admin wants the unknown field
  * itself named, so each key becomes its own detail.
  */
-export function fieldIssues(error: z.ZodError, prefix: string): FieldIssue[] {
-  const join = (path: PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join('.') || '(root)';
-  return error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'unknown field', code: 'unrecognized_key' }))
-      : [{ path: join(issue.path), message: issue.message, code: issue.code }],
-  );
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'route'): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw configError('api', 'validation_failed', `the ${where} is invalid`, { details: fieldIssues(result.error, where === 'body' ? '' : where) });
-  return result.data;
-}
-
-/**
- * The JSON body, `{}` when empty. Unlike `JSON.parse`'s own message, the error never quotes the
- * body: a malformed body may well hold a password.
- */
-async function readJson(request: HttpRequest): Promise<unknown> {
-  const type = request.headers.get('content-type') ?? '';
-  const text = await request.text();
-  if (text.trim() === '') return {};
-  if (type && !/json/i.test(type)) {
-    throw new SyncError('the body must be JSON (content-type: application/json)', { code: 'unsupported_media_type', module: 'api', errorClass: 'config', status: 415 });
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw configError('api', 'invalid_json', 'the body is not valid JSON');
-  }
-}
-
 export function apiRoute<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None>(spec: RouteSpec<P, Q, B>): ApiRoute {
   const errors = [...new Set([...(spec.errors ?? []), 400, 500, 503])].sort();
   return {

@@ -79,6 +79,8 @@ export interface RunCounts {
   failed: number;
 }
 
+export const emptyRunCounts = (): RunCounts => ({ read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 });
+
 export interface RunRecord {
   runId: string;
   definitionId: string;
