@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { configError, describe, type FieldIssue, SyncError } from '../core/errors';
-import { contextLogger } from '../functions/logging';
+import { contextLogger } from '../runtime/context-logger';
 
 /** Helpers that keep HTTP triggers thin: parse → call a use case → map the result. */
 

@@ -6,7 +6,7 @@ import { runRoutes } from '../api/routes/runs';
 import { sharePointRoutes } from '../api/routes/sharepoint';
 import { sourceRoutes } from '../api/routes/sources';
 import { services } from '../composition';
-import type { HttpFunction } from './table';
+import type { HttpFunction } from '../runtime/function-table';
 
 /** The management API (DESIGN §8): every route under `/api`, function-key auth unless noted. */
 

@@ -2,7 +2,7 @@ import { json, withProblems } from '../api/http';
 import { redact } from '../core/ports/logger';
 import { checkHealth } from '../sync/health';
 import { services } from '../composition';
-import type { HttpFunction } from './table';
+import type { HttpFunction } from '../runtime/function-table';
 
 /** GET /api/health: config sanity plus reachability of the state store, queues and Graph. */
 export const health: HttpFunction = {

@@ -1,4 +1,4 @@
-import type { FunctionDefinition } from './table';
+import type { FunctionDefinition } from '../runtime/function-table';
 import { apiFunctions } from './api';
 import { health } from './health';
 import { scheduler, syncMoves, syncRuns, syncWrites } from './pipeline';

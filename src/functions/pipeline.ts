@@ -6,9 +6,9 @@ import { finalizeRun } from '../sync/finalize';
 import { handleRunMessage } from '../sync/plan-run';
 import { runScheduler } from '../sync/scheduler';
 import { handleWriteBatch } from '../sync/write-batch';
-import { contextLogger } from './logging';
+import { contextLogger } from '../runtime/context-logger';
 import { queueHandler } from './queue';
-import type { QueueFunction, TimerFunction } from './table';
+import type { QueueFunction, TimerFunction } from '../runtime/function-table';
 
 /** The pipeline's triggers: thin adapters from messages to use cases (DESIGN §2). */
 

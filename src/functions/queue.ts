@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { describe, isSyncError } from '../core/errors';
-import { contextLogger } from './logging';
+import { contextLogger } from '../runtime/context-logger';
 
 /** Marks an error that must dead-letter at once instead of being retried. */
 export class PoisonMessageError extends Error {

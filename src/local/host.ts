@@ -5,7 +5,7 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { problem } from '../api/http';
 import { nextOccurrence, parseNcrontab } from '../core/ncrontab';
 import { decodeEnvelope, encodeEnvelope } from '../adapters/bus/storage-queue-bus';
-import { resolveSettingPlaceholder, type FunctionDefinition, type HttpFunction, type QueueFunction, type TimerFunction } from '../functions/table';
+import { resolveSettingPlaceholder, type FunctionDefinition, type HttpFunction, type QueueFunction, type TimerFunction } from '../runtime/function-table';
 import { Router } from './router';
 
 /**

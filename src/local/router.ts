@@ -1,4 +1,4 @@
-import type { HttpFunction, HttpMethod } from '../functions/table';
+import type { HttpFunction, HttpMethod } from '../runtime/function-table';
 
 /**
  * Route templates as Azure Functions understands them: literal segments, `{name}`,

@@ -1,7 +1,7 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { StorageQueueBus, decodeEnvelope } from '../../src/adapters/bus/storage-queue-bus';
 import { transientError } from '../../src/core/errors';
-import type { FunctionDefinition } from '../../src/functions/table';
+import type { FunctionDefinition } from '../../src/runtime/function-table';
 import { LocalHost } from '../../src/local/host';
 
 const connection = () => process.env.TEST_STORAGE_CONNECTION!;

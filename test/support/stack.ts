@@ -9,7 +9,7 @@ import { QUEUES } from '../../src/core/ports/bus';
 import type { RunRecord, StateStore, StoredDefinition } from '../../src/core/ports/state';
 import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
 import { functionTable } from '../../src/functions';
-import type { FunctionDefinition } from '../../src/functions/table';
+import type { FunctionDefinition } from '../../src/runtime/function-table';
 import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
 import { startAzurite } from '../../src/local/services';
 import { newRunMessage } from '../../src/sync/plan-run';

@@ -1,5 +1,5 @@
 import { Router } from '../../src/local/router';
-import type { HttpFunction } from '../../src/functions/table';
+import type { HttpFunction } from '../../src/runtime/function-table';
 
 const fn = (name: string, route: string, methods: HttpFunction['methods'] = ['GET']): HttpFunction => ({
   kind: 'http', name, route, methods, authLevel: 'function', handler: async () => ({ status: 200 }),

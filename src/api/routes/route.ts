@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { contextLogger } from '../../functions/logging';
-import type { HttpFunction, HttpMethod } from '../../functions/table';
+import { contextLogger } from '../../runtime/context-logger';
+import type { HttpFunction, HttpMethod } from '../../runtime/function-table';
 import { services, syncDeps } from '../../composition';
 import type { AdminDeps } from '../../sync/definitions-admin';
 import { parseInput as parse, queryObject, readJson, withProblems } from '../http';

@@ -1,8 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 
 /**
- * One function table drives both hosts: `src/index.ts` registers it with the Azure Functions
- * runtime and `src/local/` serves the very same handlers (DESIGN §2).
+ * What a function is, as both runtimes see it. One function table drives both hosts:
+ * `src/index.ts` registers it with the Azure Functions runtime and `src/local/` serves the very
+ * same handlers (DESIGN §2). It lives apart from `src/functions/` so that `src/api` and
+ * `src/local` can speak of functions without importing the triggers themselves.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
