@@ -1,6 +1,5 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { Client } from 'pg';
-import { setServices } from '../src/composition';
 import { clearTenantLimiters } from '../src/adapters/sharepoint/limiter';
 import { createSourceDatabase, SourcePoolCache, type QueryEvent } from '../src/adapters/source';
 import { QUEUES } from '../src/core/ports/bus';
@@ -169,9 +168,8 @@ function countSourceQueries(stack: Stack): { reset(): void; total(): number; byK
     byKind[kind] = (byKind[kind] ?? 0) + 1;
   };
   const services = stack.services;
-  // Function handlers take their collaborators from the process's current Services.
-  setServices({
-    ...services,
+  // Only the function handlers' source changes; the stack's own services stay as built.
+  stack.rewire({
     async source(connectionId) {
       const conn = await (await services.state()).getSource(connectionId);
       if (!conn) throw new Error(`no source connection ${connectionId}`);

@@ -5,7 +5,7 @@ import { createSecrets } from './adapters/secrets';
 import { createGraphListTarget } from './adapters/sharepoint/graph-list-target';
 import { createSourceDatabase } from './adapters/source';
 import { createStateStore, type StateStoreSettings } from './adapters/state';
-import { config, type Config } from './config';
+import type { Config } from './config';
 import { notFound } from './core/errors';
 import type { MessageBus } from './core/ports/bus';
 import type { ListTarget } from './core/ports/list-target';
@@ -13,12 +13,15 @@ import { silentLogger, type Logger } from './core/ports/logger';
 import type { Secrets } from './core/ports/secrets';
 import type { SourceDatabase } from './core/ports/source';
 import type { StateStore } from './core/ports/state';
+import type { AdminDeps } from './sync/definitions-admin';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/deps';
 import type { Probe } from './sync/health';
 
 /**
- * The composition root: the one place that turns settings into adapters. Function modules and
- * the local host both get their collaborators from here, built lazily and once per process.
+ * The composition root: the one place that turns settings into adapters. Each host builds one
+ * `Services` from its settings and hands it to the function table (`createFunctionTable`);
+ * nothing looks it up globally. Adapters are built lazily, on first use, so building the table
+ * (registration in Azure) connects to nothing.
  */
 export interface Services {
   config: Config;
@@ -33,18 +36,6 @@ export interface Services {
   probes(): Record<string, Probe>;
   /** Crash-test seam handed to the use cases (never set in production). */
   faultPoint?: SyncDeps['faultPoint'];
-}
-
-let current: Services | undefined;
-
-export function services(): Services {
-  current ??= createServices(config());
-  return current;
-}
-
-/** Tests and hosts may install their own wiring (e.g. after changing settings). */
-export function setServices(next: Services | undefined): void {
-  current = next;
 }
 
 function once<T>(make: () => T): () => T {
@@ -124,7 +115,7 @@ export function createServices(cfg: Config): Services {
 }
 
 /** The use cases' view of the services. */
-export async function syncDeps(log: Logger = silentLogger, s: Services = services()): Promise<SyncDeps> {
+export async function syncDeps(s: Services, log: Logger = silentLogger): Promise<SyncDeps> {
   return {
     state: await s.state(),
     bus: s.bus(),
@@ -139,6 +130,11 @@ export async function syncDeps(log: Logger = silentLogger, s: Services = service
       messageMaxBytes: s.config.QUEUE_TRANSPORT === 'storage' ? Math.min(s.config.MESSAGE_MAX_BYTES, 45_000) : s.config.MESSAGE_MAX_BYTES,
     },
   };
+}
+
+/** The admin use cases' view: the sync collaborators plus secrets and the secret-write switch. */
+export async function adminDeps(s: Services, log: Logger = silentLogger): Promise<AdminDeps> {
+  return { ...(await syncDeps(s, log)), secrets: s.secrets(), allowSecretWrite: s.config.ALLOW_SECRET_WRITE };
 }
 
 /** Any HTTP answer (even 401 without a token) proves the Graph endpoint is reachable. */

@@ -1,16 +1,18 @@
 import { app } from '@azure/functions';
+import { createServices } from './composition';
 import { config } from './config';
-import { functionTable } from './functions';
+import { createFunctionTable } from './functions';
 
 /**
  * The Azure Functions entry point: registers the function table with the v4 programming model.
- * Settings are validated here, at start, so a bad setting stops the host with its name.
+ * Settings are validated here, at start, so a bad setting stops the host with its name. The
+ * services are built once for the process; their adapters connect on first use, not here.
  */
-config();
+const services = createServices(config());
 
 app.setup({ enableHttpStream: false });
 
-for (const fn of functionTable) {
+for (const fn of createFunctionTable(services)) {
   switch (fn.kind) {
     case 'http':
       app.http(fn.name, { methods: fn.methods, route: fn.route, authLevel: fn.authLevel, handler: fn.handler });

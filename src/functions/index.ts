@@ -1,7 +1,20 @@
+import type { Services } from '../composition';
 import type { FunctionDefinition } from '../runtime/function-table';
 import { apiFunctions } from './api';
-import { health } from './health';
-import { scheduler, syncMoves, syncRuns, syncWrites } from './pipeline';
+import { healthFunction } from './health';
+import { schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
 
-/** The function table: every trigger the product has, served by both hosts. */
-export const functionTable: FunctionDefinition[] = [health, ...apiFunctions, scheduler, syncRuns, syncWrites, syncMoves];
+/**
+ * The function table: every trigger the product has, served by both hosts. Building it only
+ * wires handlers to `services`; nothing connects until a handler runs.
+ */
+export function createFunctionTable(services: Services): FunctionDefinition[] {
+  return [
+    healthFunction(services),
+    ...apiFunctions(services),
+    schedulerFunction(services),
+    syncRunsFunction(services),
+    syncWritesFunction(services),
+    syncMovesFunction(services),
+  ];
+}

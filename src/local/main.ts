@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { ConfigurationError, loadConfig, resetConfigForTests } from '../config';
+import { createServices } from '../composition';
+import { ConfigurationError, loadConfig } from '../config';
 import { startGraphEmulator } from '../emulator';
-import { functionTable } from '../functions';
+import { createFunctionTable } from '../functions';
 import { LocalHost, PortInUseError } from './host';
 import { isPortOpen, startAzurite, startPostgres, type RunningService } from './services';
 import { seedDemoDatabase } from './demo';
@@ -64,10 +65,11 @@ async function main(): Promise<void> {
     await stopAll();
     throw error;
   }
-  resetConfigForTests(cfg);
+  // The same table the Functions entry registers, wired to this host's own services.
+  const functions = createFunctionTable(createServices(cfg));
 
   const host = new LocalHost({
-    functions: functionTable,
+    functions,
     port: httpPort,
     storageConnectionString: values.AzureWebJobsStorage,
     functionKey: cfg.LOCAL_FUNCTION_KEY,
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   }
   running.push({ stop: () => host.stop() });
   say(`settings     ${source} (environment overrides)`);
-  say(`functions    ${functionTable.map((f) => `${f.name} (${f.kind})`).join(', ')}`);
+  say(`functions    ${functions.map((f) => `${f.name} (${f.kind})`).join(', ')}`);
   say(`\nManagement API: ${host.url.replace('127.0.0.1', 'localhost')}/api   (try: curl -s localhost:${httpPort}/api/health)`);
   say('Press Ctrl-C to stop.');
 

@@ -1,17 +1,17 @@
 import { QueueServiceClient } from '@azure/storage-queue';
 import { Client } from 'pg';
 import { defaultSourceCache } from '../../src/adapters/source';
-import { createServices, setServices, syncDeps, type Services } from '../../src/composition';
+import { createServices, syncDeps, type Services } from '../../src/composition';
 import { loadConfig } from '../../src/config';
 import type { SyncDefinitionInput } from '../../src/core/definitions';
 import { SyncDefinitionInput as DefinitionSchema } from '../../src/core/definitions';
 import { QUEUES } from '../../src/core/ports/bus';
 import type { RunRecord, StateStore, StoredDefinition } from '../../src/core/ports/state';
 import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
-import { functionTable } from '../../src/functions';
-import type { FunctionDefinition } from '../../src/runtime/function-table';
+import { createFunctionTable } from '../../src/functions';
 import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
 import { startAzurite } from '../../src/local/services';
+import type { FunctionDefinition } from '../../src/runtime/function-table';
 import { newRunMessage } from '../../src/sync/plan-run';
 import type { SyncDeps } from '../../src/sync/deps';
 
@@ -34,8 +34,8 @@ export interface Stack {
   run(definitionId: string, mode?: 'incremental' | 'full' | 'dryRun'): Promise<RunRecord>;
   waitForQuiet(timeoutMs?: number): Promise<void>;
   addDefinition(def: Omit<SyncDefinitionInput, 'sources' | 'target'> & Partial<Pick<SyncDefinitionInput, 'target'>>): Promise<StoredDefinition>;
-  /** Rewires what the function handlers see (crash seam, a different bus). */
-  rewire(change: Partial<Pick<Services, 'faultPoint' | 'bus'>>): void;
+  /** Changes what the function handlers see (crash seam, a different bus or source) until changed again. */
+  rewire(change: Partial<Pick<Services, 'faultPoint' | 'bus' | 'source'>>): void;
   /** Items of every list of the emulator that carry a SyncKey. */
   items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
 }
@@ -61,9 +61,11 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     ...opts.settings,
   });
   const services = createServices(cfg);
-  setServices(services);
+  // The handlers' own copy of the services, which `rewire` changes in place; the stack itself
+  // (sending runs, reading state) keeps using `services` as built.
+  const handlerServices: Services = { ...services };
   const state = await services.state();
-  const deps = await syncDeps(undefined, services);
+  const deps = await syncDeps(services);
   const url = new URL(pgUrl);
   const schema = `${id}_src`;
   const pg = new Client({ connectionString: pgUrl });
@@ -78,7 +80,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     await queueService.getQueueClient(q).clearMessages();
   }
   const host = new LocalHost({
-    functions: opts.functions ?? functionTable.filter((f) => f.kind === 'queue'),
+    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue'),
     port: 0,
     storageConnectionString: storage,
     functionKey: 'test-function-key',
@@ -114,7 +116,6 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
       await pg.end();
       await emulator.close();
       await azurite.stop();
-      setServices(undefined);
     },
     async waitForQuiet(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
@@ -134,7 +135,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
       return run;
     },
     rewire(change) {
-      setServices({ ...services, ...change });
+      Object.assign(handlerServices, change);
     },
     async addDefinition(def) {
       const definition = DefinitionSchema.parse({ sources: [{ connectionId: 'pg', role: 'primary' }], target: { connectionId: 'sp', siteId, autoProvision: true }, ...def });

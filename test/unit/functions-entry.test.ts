@@ -13,7 +13,10 @@ describe('src/index.ts registers the function table with the v4 model', () => {
   });
 
   it('every function of the table is registered once, by name', () => {
-    const { functionTable } = require('../../src/functions') as typeof import('../../src/functions');
+    const { createFunctionTable } = require('../../src/functions') as typeof import('../../src/functions');
+    const { createServices } = require('../../src/composition') as typeof import('../../src/composition');
+    const { loadConfig } = require('../../src/config') as typeof import('../../src/config');
+    const functionTable = createFunctionTable(createServices(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', QUEUE_TRANSPORT: 'storage' })));
     const registered = [...http.mock.calls, ...timer.mock.calls, ...queue.mock.calls].map((c) => c[0]).sort();
     expect(registered).toEqual(functionTable.map((f) => f.name).sort());
     expect(new Set(registered).size).toBe(registered.length);

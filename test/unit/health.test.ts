@@ -1,32 +1,29 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { loadConfig } from '../../src/config';
-import { createServices, setServices } from '../../src/composition';
-import { health } from '../../src/functions/health';
+import { createServices } from '../../src/composition';
+import { healthFunction } from '../../src/functions/health';
 
-function servicesWith(probes: Record<string, () => Promise<void>>) {
+/** The health function wired to services whose probes are the given stand-ins. */
+function healthWith(probes: Record<string, () => Promise<void>>) {
   const base = createServices(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', QUEUE_TRANSPORT: 'storage' }));
-  return { ...base, probes: () => probes };
+  return healthFunction({ ...base, probes: () => probes });
 }
 
 describe('GET /api/health (real InvocationContext and HttpRequest)', () => {
-  afterEach(() => setServices(undefined));
-
   it('answers 200 with each dependency ok', async () => {
-    setServices(servicesWith({ stateStore: async () => {}, queues: async () => {}, graph: async () => {} }));
+    const health = healthWith({ stateStore: async () => {}, queues: async () => {}, graph: async () => {} });
     const response = await health.handler(new HttpRequest({ method: 'GET', url: 'http://localhost:7071/api/health' }), new InvocationContext({ functionName: 'health' }));
     expect(response.status).toBe(200);
     expect(response.jsonBody).toMatchObject({ status: 'ok', checks: { stateStore: { status: 'ok' }, queues: { status: 'ok' }, graph: { status: 'ok' } } });
   });
 
   it('answers 503 naming the dependency that failed, without leaking secrets', async () => {
-    setServices(
-      servicesWith({
-        stateStore: async () => {
-          throw new Error('connect ECONNREFUSED; Password=hunter2');
-        },
-        queues: async () => {},
-      }),
-    );
+    const health = healthWith({
+      stateStore: async () => {
+        throw new Error('connect ECONNREFUSED; Password=hunter2');
+      },
+      queues: async () => {},
+    });
     const response = await health.handler(new HttpRequest({ method: 'GET', url: 'http://localhost:7071/api/health' }), new InvocationContext({ functionName: 'health' }));
     expect(response.status).toBe(503);
     const body = response.jsonBody as { status: string; checks: Record<string, { status: string; error?: string }> };

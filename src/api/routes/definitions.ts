@@ -2,7 +2,7 @@ import { SyncDefinitionInput } from '../../core/definitions';
 import { createDefinition, deleteDefinition, replaceDefinition, requireDefinition, validateDefinition } from '../../sync/definitions-admin';
 import { applyProvisioning, planProvisioning } from '../../sync/provision';
 import { json } from '../http';
-import { adminDeps, apiRoute, type ApiRoute } from './route';
+import { apiRoute, type ApiRoute } from './route';
 import { DefinitionView, IdParams, ListOf, ProvisioningReportSchema, ProvisionQuery, SyncDefinitionReplaceBody, ValidationReportSchema } from './schemas';
 import { created, definitionView, ifMatchOf, noContent, okVersioned } from './views';
 
@@ -18,8 +18,8 @@ export const definitionRoutes: ApiRoute[] = [
     tag,
     summary: 'List sync definitions',
     responses: { 200: { description: 'every definition', schema: ListOf(DefinitionView) } },
-    async handle({ context }) {
-      const { state } = await adminDeps(context);
+    async handle({ adminDeps }) {
+      const { state } = await adminDeps();
       return json(200, { items: (await state.listDefinitions()).map(definitionView) });
     },
   }),
@@ -33,8 +33,8 @@ export const definitionRoutes: ApiRoute[] = [
     body: SyncDefinitionInput,
     responses: { 201: { description: 'created (not provisioned yet: mappingVersion 0)', schema: DefinitionView, headers: ['ETag', 'Location'] } },
     errors: [409, 415, 422],
-    async handle({ body, request, context }) {
-      const saved = await createDefinition(await adminDeps(context), body);
+    async handle({ body, request, adminDeps }) {
+      const saved = await createDefinition(await adminDeps(), body);
       return created(request, `definitions/${encodeURIComponent(saved.definition.id)}`, definitionView(saved), saved.etag);
     },
   }),
@@ -47,8 +47,8 @@ export const definitionRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 200: { description: 'the definition with its provisioning state', schema: DefinitionView, headers: ['ETag'] } },
     errors: [404],
-    async handle({ params, context }) {
-      const stored = await requireDefinition(await adminDeps(context), params.id);
+    async handle({ params, adminDeps }) {
+      const stored = await requireDefinition(await adminDeps(), params.id);
       return okVersioned(definitionView(stored), stored.etag);
     },
   }),
@@ -63,8 +63,8 @@ export const definitionRoutes: ApiRoute[] = [
     body: SyncDefinitionReplaceBody,
     responses: { 200: { description: 'replaced', schema: DefinitionView, headers: ['ETag'] } },
     errors: [404, 409, 412, 415, 422],
-    async handle({ params, body, request, context }) {
-      const saved = await replaceDefinition(await adminDeps(context), params.id, body, ifMatchOf(request));
+    async handle({ params, body, request, adminDeps }) {
+      const saved = await replaceDefinition(await adminDeps(), params.id, body, ifMatchOf(request));
       return okVersioned(definitionView(saved), saved.etag);
     },
   }),
@@ -78,8 +78,8 @@ export const definitionRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 204: { description: 'deleted' } },
     errors: [404, 412],
-    async handle({ params, request, context }) {
-      await deleteDefinition(await adminDeps(context), params.id, ifMatchOf(request));
+    async handle({ params, request, adminDeps }) {
+      await deleteDefinition(await adminDeps(), params.id, ifMatchOf(request));
       return noContent();
     },
   }),
@@ -93,8 +93,8 @@ export const definitionRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 200: { description: 'valid, with the proposed mapping', schema: ValidationReportSchema } },
     errors: [404, 422],
-    async handle({ params, context }) {
-      return json(200, await validateDefinition(await adminDeps(context), params.id));
+    async handle({ params, adminDeps }) {
+      return json(200, await validateDefinition(await adminDeps(), params.id));
     },
   }),
   apiRoute({
@@ -109,8 +109,8 @@ export const definitionRoutes: ApiRoute[] = [
     query: ProvisionQuery,
     responses: { 200: { description: 'the plan (dry run) or what was done', schema: ProvisioningReportSchema } },
     errors: [404, 409, 422],
-    async handle({ params, query, context }) {
-      const deps = await adminDeps(context);
+    async handle({ params, query, adminDeps }) {
+      const deps = await adminDeps();
       const stored = await requireDefinition(deps, params.id);
       return json(200, query.dryRun ? await planProvisioning(deps, stored) : await applyProvisioning(deps, stored));
     },

@@ -2,7 +2,7 @@ import { notFound } from '../../core/errors';
 import { requestRun, requireDefinition } from '../../sync/definitions-admin';
 import { retryFailures } from '../../sync/failures';
 import { json } from '../http';
-import { adminDeps, apiRoute, type ApiRoute } from './route';
+import { apiRoute, type ApiRoute } from './route';
 import { FailuresQuery, FailureSchema, IdParams, ListOf, MoveSchema, PageOf, PageQuery, RetryAccepted, RetryFailuresRequest, RunAccepted, RunParams, RunRequest, RunSchema } from './schemas';
 
 /** Runs, per-row failures and moves of a definition (DESIGN §5, §7). */
@@ -21,8 +21,8 @@ export const runRoutes: ApiRoute[] = [
     body: RunRequest,
     responses: { 202: { description: 'queued', schema: RunAccepted, headers: ['Location'] } },
     errors: [404, 409, 415],
-    async handle({ params, body, request, context }) {
-      const message = await requestRun(await adminDeps(context), params.id, body.mode);
+    async handle({ params, body, request, adminDeps }) {
+      const message = await requestRun(await adminDeps(), params.id, body.mode);
       const statusUrl = new URL(`/api/runs/${encodeURIComponent(message.runId)}`, request.url).toString();
       return json(202, { runId: message.runId, statusUrl }, { location: statusUrl });
     },
@@ -37,8 +37,8 @@ export const runRoutes: ApiRoute[] = [
     query: PageQuery,
     responses: { 200: { description: 'a page of runs', schema: PageOf(RunSchema) } },
     errors: [404],
-    async handle({ params, query, context }) {
-      const deps = await adminDeps(context);
+    async handle({ params, query, adminDeps }) {
+      const deps = await adminDeps();
       await requireDefinition(deps, params.id);
       return json(200, await deps.state.listRuns(params.id, { limit: query.limit, next: query.next }));
     },
@@ -52,8 +52,8 @@ export const runRoutes: ApiRoute[] = [
     params: RunParams,
     responses: { 200: { description: 'the run', schema: RunSchema } },
     errors: [404],
-    async handle({ params, context }) {
-      const run = await (await adminDeps(context)).state.getRun(params.runId);
+    async handle({ params, adminDeps }) {
+      const run = await (await adminDeps()).state.getRun(params.runId);
       if (!run) throw notFound('api', 'run', params.runId);
       return json(200, run);
     },
@@ -69,8 +69,8 @@ export const runRoutes: ApiRoute[] = [
     query: FailuresQuery,
     responses: { 200: { description: 'the failures', schema: ListOf(FailureSchema) } },
     errors: [404],
-    async handle({ params, query, context }) {
-      const deps = await adminDeps(context);
+    async handle({ params, query, adminDeps }) {
+      const deps = await adminDeps();
       await requireDefinition(deps, params.id);
       return json(200, { items: await deps.state.getFailures(params.id, { includeQuarantined: query.includeQuarantined }) });
     },
@@ -86,8 +86,8 @@ export const runRoutes: ApiRoute[] = [
     body: RetryFailuresRequest,
     responses: { 200: { description: 'how many rows were released', schema: RetryAccepted } },
     errors: [404, 415],
-    async handle({ params, body, context }) {
-      const deps = await adminDeps(context);
+    async handle({ params, body, adminDeps }) {
+      const deps = await adminDeps();
       await requireDefinition(deps, params.id);
       return json(200, { retried: await retryFailures(deps, params.id, body.identityHashes) });
     },
@@ -102,8 +102,8 @@ export const runRoutes: ApiRoute[] = [
     query: PageQuery,
     responses: { 200: { description: 'a page of moves', schema: PageOf(MoveSchema) } },
     errors: [404],
-    async handle({ params, query, context }) {
-      const deps = await adminDeps(context);
+    async handle({ params, query, adminDeps }) {
+      const deps = await adminDeps();
       await requireDefinition(deps, params.id);
       return json(200, await deps.state.listMoves(params.id, { limit: query.limit, next: query.next }));
     },

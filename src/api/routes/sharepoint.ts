@@ -2,7 +2,7 @@ import { SharePointConnectionInput } from '../../core/definitions';
 import { notFound } from '../../core/errors';
 import { createSharePoint, deleteSharePoint, replaceSharePoint } from '../../sync/definitions-admin';
 import { json } from '../http';
-import { adminDeps, apiRoute, type ApiRoute } from './route';
+import { apiRoute, type ApiRoute } from './route';
 import { IdParams, ListOf, ListSchema, SharePointConnectionReplaceBody, SharePointConnectionView, SiteParams, SiteSchema, SitesQuery } from './schemas';
 import { created, ifMatchOf, noContent, okVersioned, withoutEtag } from './views';
 
@@ -18,8 +18,8 @@ export const sharePointRoutes: ApiRoute[] = [
     tag,
     summary: 'List SharePoint connections',
     responses: { 200: { description: 'every SharePoint connection', schema: ListOf(SharePointConnectionView) } },
-    async handle({ context }) {
-      const { state } = await adminDeps(context);
+    async handle({ adminDeps }) {
+      const { state } = await adminDeps();
       return json(200, { items: (await state.listSharePoint()).map(withoutEtag) });
     },
   }),
@@ -32,8 +32,8 @@ export const sharePointRoutes: ApiRoute[] = [
     body: SharePointConnectionInput,
     responses: { 201: { description: 'created', schema: SharePointConnectionView, headers: ['ETag', 'Location'] } },
     errors: [409, 415],
-    async handle({ body, request, context }) {
-      const saved = await createSharePoint(await adminDeps(context), body);
+    async handle({ body, request, adminDeps }) {
+      const saved = await createSharePoint(await adminDeps(), body);
       return created(request, `sharepoint/${encodeURIComponent(saved.id)}`, withoutEtag(saved), saved.etag);
     },
   }),
@@ -46,8 +46,8 @@ export const sharePointRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 200: { description: 'the connection', schema: SharePointConnectionView, headers: ['ETag'] } },
     errors: [404],
-    async handle({ params, context }) {
-      const found = await (await adminDeps(context)).state.getSharePoint(params.id);
+    async handle({ params, adminDeps }) {
+      const found = await (await adminDeps()).state.getSharePoint(params.id);
       if (!found) throw notFound('api', 'SharePoint connection', params.id);
       return okVersioned(withoutEtag(found), found.etag);
     },
@@ -63,8 +63,8 @@ export const sharePointRoutes: ApiRoute[] = [
     body: SharePointConnectionReplaceBody,
     responses: { 200: { description: 'replaced', schema: SharePointConnectionView, headers: ['ETag'] } },
     errors: [404, 412, 415],
-    async handle({ params, body, request, context }) {
-      const saved = await replaceSharePoint(await adminDeps(context), params.id, body, ifMatchOf(request));
+    async handle({ params, body, request, adminDeps }) {
+      const saved = await replaceSharePoint(await adminDeps(), params.id, body, ifMatchOf(request));
       return okVersioned(withoutEtag(saved), saved.etag);
     },
   }),
@@ -78,8 +78,8 @@ export const sharePointRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 204: { description: 'deleted' } },
     errors: [404, 409, 412],
-    async handle({ params, request, context }) {
-      await deleteSharePoint(await adminDeps(context), params.id, ifMatchOf(request));
+    async handle({ params, request, adminDeps }) {
+      await deleteSharePoint(await adminDeps(), params.id, ifMatchOf(request));
       return noContent();
     },
   }),
@@ -93,8 +93,8 @@ export const sharePointRoutes: ApiRoute[] = [
     query: SitesQuery,
     responses: { 200: { description: 'matching sites', schema: ListOf(SiteSchema) } },
     errors: [404],
-    async handle({ params, query, context }) {
-      const target = await (await adminDeps(context)).target(params.id);
+    async handle({ params, query, adminDeps }) {
+      const target = await (await adminDeps()).target(params.id);
       return json(200, { items: await target.searchSites(query.search ?? '*') });
     },
   }),
@@ -107,8 +107,8 @@ export const sharePointRoutes: ApiRoute[] = [
     params: SiteParams,
     responses: { 200: { description: 'the lists of the site', schema: ListOf(ListSchema) } },
     errors: [404],
-    async handle({ params, context }) {
-      const target = await (await adminDeps(context)).target(params.id);
+    async handle({ params, adminDeps }) {
+      const target = await (await adminDeps()).target(params.id);
       return json(200, { items: await target.listLists(params.siteId) });
     },
   }),

@@ -2,7 +2,7 @@ import { notFound } from '../../core/errors';
 import { redact } from '../../core/ports/logger';
 import { createSource, deleteSource, describeSourceTable, replaceSource } from '../../sync/definitions-admin';
 import { json } from '../http';
-import { adminDeps, apiRoute, type ApiRoute } from './route';
+import { apiRoute, type ApiRoute } from './route';
 import {
   IdParams,
   ListOf,
@@ -31,8 +31,8 @@ export const sourceRoutes: ApiRoute[] = [
     tag,
     summary: 'List source connections',
     responses: { 200: { description: 'every source connection', schema: ListOf(SourceConnectionView) } },
-    async handle({ context }) {
-      const { state } = await adminDeps(context);
+    async handle({ adminDeps }) {
+      const { state } = await adminDeps();
       return json(200, { items: (await state.listSources()).map(withoutEtag) });
     },
   }),
@@ -45,8 +45,8 @@ export const sourceRoutes: ApiRoute[] = [
     body: SourceConnectionBody,
     responses: { 201: { description: 'created', schema: SourceConnectionView, headers: ['ETag', 'Location'] } },
     errors: [409, 415],
-    async handle({ body, request, context }) {
-      const saved = await createSource(await adminDeps(context), body);
+    async handle({ body, request, adminDeps }) {
+      const saved = await createSource(await adminDeps(), body);
       return created(request, `sources/${encodeURIComponent(saved.id)}`, withoutEtag(saved), saved.etag);
     },
   }),
@@ -59,8 +59,8 @@ export const sourceRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 200: { description: 'the connection', schema: SourceConnectionView, headers: ['ETag'] } },
     errors: [404],
-    async handle({ params, context }) {
-      const found = await (await adminDeps(context)).state.getSource(params.id);
+    async handle({ params, adminDeps }) {
+      const found = await (await adminDeps()).state.getSource(params.id);
       if (!found) throw notFound('api', 'source connection', params.id);
       return okVersioned(withoutEtag(found), found.etag);
     },
@@ -76,8 +76,8 @@ export const sourceRoutes: ApiRoute[] = [
     body: SourceConnectionReplaceBody,
     responses: { 200: { description: 'replaced', schema: SourceConnectionView, headers: ['ETag'] } },
     errors: [404, 412, 415],
-    async handle({ params, body, request, context }) {
-      const saved = await replaceSource(await adminDeps(context), params.id, body, ifMatchOf(request));
+    async handle({ params, body, request, adminDeps }) {
+      const saved = await replaceSource(await adminDeps(), params.id, body, ifMatchOf(request));
       return okVersioned(withoutEtag(saved), saved.etag);
     },
   }),
@@ -91,8 +91,8 @@ export const sourceRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 204: { description: 'deleted' } },
     errors: [404, 409, 412],
-    async handle({ params, request, context }) {
-      await deleteSource(await adminDeps(context), params.id, ifMatchOf(request));
+    async handle({ params, request, adminDeps }) {
+      await deleteSource(await adminDeps(), params.id, ifMatchOf(request));
       return noContent();
     },
   }),
@@ -106,8 +106,8 @@ export const sourceRoutes: ApiRoute[] = [
     params: IdParams,
     responses: { 200: { description: 'the outcome of the probe', schema: SourceHealthSchema } },
     errors: [404, 422],
-    async handle({ params, context }) {
-      const source = await (await adminDeps(context)).source(params.id);
+    async handle({ params, adminDeps }) {
+      const source = await (await adminDeps()).source(params.id);
       // Driver messages carry no password, but a connection string echoed by a driver would: redact anyway.
       return json(200, redact(await source.health(HEALTH_TIMEOUT_MS)));
     },
@@ -122,8 +122,8 @@ export const sourceRoutes: ApiRoute[] = [
     query: TablesQuery,
     responses: { 200: { description: 'tables and views, sorted by schema then name', schema: ListOf(TableSummarySchema) } },
     errors: [404, 422],
-    async handle({ params, query, context }) {
-      const source = await (await adminDeps(context)).source(params.id);
+    async handle({ params, query, adminDeps }) {
+      const source = await (await adminDeps()).source(params.id);
       return json(200, { items: await source.listTables(query.schema) });
     },
   }),
@@ -137,8 +137,8 @@ export const sourceRoutes: ApiRoute[] = [
     params: TableParams,
     responses: { 200: { description: 'columns, keys, constraints, indexes and proposals', schema: TableDescriptionSchema } },
     errors: [404, 422],
-    async handle({ params, context }) {
-      return json(200, await describeSourceTable(await adminDeps(context), params.id, { schema: params.schema, name: params.table }));
+    async handle({ params, adminDeps }) {
+      return json(200, await describeSourceTable(await adminDeps(), params.id, { schema: params.schema, name: params.table }));
     },
   }),
 ];

@@ -1,4 +1,3 @@
-import { services } from '../../../src/composition';
 import { expectProblem, fieldPaths, pgSource, quote, spConnection, startApiHarness, type ApiHarness } from './harness';
 
 /**
@@ -187,7 +186,7 @@ describe('provisioning lists', () => {
   });
 
   it('reports a column of an incompatible type as a conflict, and apply changes nothing (409)', async () => {
-    const target = await services().target('sp');
+    const target = await api.services().target('sp');
     await target.ensureList(api.siteId, { displayName: 'Clash', columns: [{ name: 'amount', type: 'text', maxLength: 20 }] });
     await create('clash', { sharding: { strategy: 'none', list: 'Clash' } });
 

@@ -5,7 +5,7 @@ import { EnvSecrets } from '../../../src/adapters/secrets/env';
 import { createSourceDatabase, defaultSourceCache } from '../../../src/adapters/source';
 import { notFound } from '../../../src/core/errors';
 import { clearTenantLimiters } from '../../../src/adapters/sharepoint/limiter';
-import { createServices, setServices, type Services } from '../../../src/composition';
+import { createServices, type Services } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
 import type { MessageBus, OutgoingMessage, QueueName } from '../../../src/core/ports/bus';
 import type { Secrets } from '../../../src/core/ports/secrets';
@@ -80,7 +80,9 @@ export interface ApiHarness {
   schema: string;
   sql(text: string, values?: unknown[]): Promise<pg.QueryResult>;
   state(): Promise<StateStore>;
-  /** Rebuilds the services with other settings (same table prefix, same emulator). */
+  /** The services the API's handlers are wired to now. */
+  services(): Services;
+  /** Rebuilds the services (and the handlers wired to them) with other settings (same table prefix, same emulator). */
   configure(settings: { allowSecretWrite?: boolean; entraRoles?: boolean }): void;
   close(): Promise<void>;
 }
@@ -105,6 +107,7 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
   const secrets = new MemorySecrets();
   const transcript: string[] = [];
   let current: Services;
+  let router: Router;
 
   const configure = (settings: { allowSecretWrite?: boolean; entraRoles?: boolean } = {}) => {
     const cfg = loadConfig({
@@ -135,11 +138,10 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
         return createSourceDatabase(record, secrets);
       },
     };
-    setServices(current);
+    router = new Router(apiFunctions(current));
   };
   configure();
 
-  const router = new Router(apiFunctions);
   const call = async (method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> => {
     const url = new URL(`http://localhost:7071/api${path}`);
     const match = router.match(method, url.pathname.slice('/api'.length));
@@ -166,9 +168,9 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
     schema,
     sql: (text, values) => admin.query(text, values),
     state: () => current.state(),
+    services: () => current,
     configure,
     async close() {
-      setServices(undefined);
       clearTenantLimiters();
       await defaultSourceCache.closeAll();
       await (await current.state()).close();

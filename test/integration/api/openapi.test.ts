@@ -1,25 +1,26 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { createServices, setServices } from '../../../src/composition';
+import { apiRoutes } from '../../../src/api';
+import { createServices } from '../../../src/composition';
 import { loadConfig } from '../../../src/config';
-import { apiFunctions, apiRoutes } from '../../../src/functions/api';
+import { apiFunctions as wireApiFunctions } from '../../../src/functions/api';
 import { Router } from '../../../src/local/router';
+import type { HttpFunction } from '../../../src/runtime/function-table';
 
 /** `GET /api/openapi.json`: the contract, generated from the zod schemas that validate requests. */
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 let doc: Json;
+let apiFunctions: HttpFunction[];
 
 beforeAll(async () => {
-  setServices(createServices(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', QUEUE_TRANSPORT: 'storage' })));
+  apiFunctions = wireApiFunctions(createServices(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', QUEUE_TRANSPORT: 'storage' })));
   const match = new Router(apiFunctions).match('GET', '/openapi.json');
   if (!match || !('fn' in match)) throw new Error('openapi.json is not routed');
   const response = await match.fn.handler(new HttpRequest({ method: 'GET', url: 'http://localhost:7071/api/openapi.json', params: match.params }), new InvocationContext({ functionName: match.fn.name }));
   expect(response.status).toBe(200);
   doc = response.jsonBody as Json;
 });
-
-afterAll(() => setServices(undefined));
 
 describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1 and served without a key, while every other route needs one', () => {

@@ -1,4 +1,3 @@
-import { services } from '../../../src/composition';
 import { expectProblem, fieldPaths, spConnection, startApiHarness, type ApiHarness } from './harness';
 
 /** `/api/sharepoint`: SharePoint connections and browsing sites and lists through the Graph emulator. */
@@ -68,7 +67,7 @@ describe('browsing sites and lists', () => {
   });
 
   it('lists the lists of a site', async () => {
-    const target = await services().target('sp');
+    const target = await api.services().target('sp');
     await target.ensureList(api.siteId, { displayName: 'Browse Me', columns: [] });
     const response = await api.call('GET', `/sharepoint/sp/sites/${encodeURIComponent(api.siteId)}/lists`);
     expect(response.status).toBe(200);
