@@ -1,9 +1,9 @@
-import { SyncDefinitionInput, type SyncDefinition } from '../../../src/core/definitions';
+import type { SyncDefinition } from '../../../src/core/definitions';
 import { identityHash } from '../../../src/core/identity';
 import { mapRow, resolveMapping, type MappedRow, type ResolvedMapping } from '../../../src/core/mapping';
 import type { Row, TableSchema } from '../../../src/core/ports/source';
 import type { LedgerEntry } from '../../../src/core/ports/state';
-import { column } from '../fixtures';
+import { column, ordersDefinition as baseDefinition } from '../fixtures';
 
 /** An orders table: integer key, a short customer name, a region to shard on, a soft-delete flag and an order date. */
 export const ordersTable: TableSchema = {
@@ -24,16 +24,7 @@ export const ordersTable: TableSchema = {
 
 /** Orders sharded by region (Europe or the rest), with `extra` overriding any part. */
 export const ordersDefinition = (extra: Record<string, unknown> = {}): SyncDefinition =>
-  SyncDefinitionInput.parse({
-    id: 'orders',
-    sources: [{ connectionId: 'pg', role: 'primary' }],
-    table: { schema: 'public', name: 'orders' },
-    fields: [{ source: 'customer' }],
-    cursor: { kind: 'full' },
-    target: { connectionId: 'sp', siteId: 'site-1' },
-    sharding: { strategy: 'rules', rules: [{ when: { column: 'region', op: 'eq', value: 'EU' }, list: 'Orders Europe' }], default: 'Orders Other' },
-    ...extra,
-  });
+  baseDefinition({ sharding: { strategy: 'rules', rules: [{ when: { column: 'region', op: 'eq', value: 'EU' }, list: 'Orders Europe' }], default: 'Orders Other' }, ...extra });
 
 export const ordersMapping = (def: SyncDefinition = ordersDefinition()): ResolvedMapping => resolveMapping(def, ordersTable);
 
