@@ -4,6 +4,9 @@ import type { ListTarget } from '../core/ports/list-target';
 import type { StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 
+/** A shard list by id, or (dry run only) a list the real run would provision and so has no id yet. */
+export type ResolvedShardList = { kind: 'provisioned'; listId: string } | { kind: 'wouldProvision' };
+
 /**
  * Shard list display name → list id for one definition, provisioning a new shard's list on
  * first use when the definition allows it. Ids are remembered on the definition so a normal
@@ -23,17 +26,19 @@ export class ShardLists {
     for (const [name, id] of Object.entries(stored.lists ?? {})) this.known.set(name.toLowerCase(), id);
   }
 
-  /** The list id, or null on a dry run for a list that would be created. */
-  async resolve(displayName: string): Promise<string | null> {
+  async resolve(displayName: string): Promise<ResolvedShardList> {
     const cached = this.known.get(displayName.toLowerCase());
-    if (cached) return cached;
+    if (cached) return { kind: 'provisioned', listId: cached };
     const def = this.stored.definition;
     if (this.dryRun) {
-      if (this.wouldCreate.has(displayName.toLowerCase())) return null;
+      if (this.wouldCreate.has(displayName.toLowerCase())) return { kind: 'wouldProvision' };
       const existing = await this.target.findList(def.target.siteId, displayName);
-      if (existing) this.known.set(displayName.toLowerCase(), existing.id);
-      else this.wouldCreate.add(displayName.toLowerCase());
-      return existing?.id ?? null;
+      if (!existing) {
+        this.wouldCreate.add(displayName.toLowerCase());
+        return { kind: 'wouldProvision' };
+      }
+      this.known.set(displayName.toLowerCase(), existing.id);
+      return { kind: 'provisioned', listId: existing.id };
     }
     if (!def.target.autoProvision) {
       throw skippableError('sync', 'shard_list_missing', `the shard list "${displayName}" is not provisioned and autoProvision is off`);
@@ -45,7 +50,7 @@ export class ShardLists {
     await this.assertNotOwnedElsewhere(result.list.id, displayName);
     await this.remember(displayName, result.list.id);
     this.deps.log.info('provisioned shard list', { definitionId: def.id, list: displayName, listId: result.list.id, created: result.created });
-    return result.list.id;
+    return { kind: 'provisioned', listId: result.list.id };
   }
 
   /** A list belongs to exactly one definition (DESIGN §4). */

@@ -1,3 +1,4 @@
+import { SyncDefinitionInput, type SyncDefinition } from '../../src/core/definitions';
 import type { ColumnDataType, ColumnInfo } from '../../src/core/ports/source';
 
 /** A nullable source column with no length, precision, default or special role; `extra` overrides any of it. */
@@ -19,3 +20,16 @@ export function column(name: string, dataType: ColumnDataType, extra: Partial<Co
     ...extra,
   };
 }
+
+/** A valid definition syncing `public.orders` (customer → one list "Orders"); `extra` overrides any part. */
+export const ordersDefinition = (extra: Record<string, unknown> = {}): SyncDefinition =>
+  SyncDefinitionInput.parse({
+    id: 'orders',
+    sources: [{ connectionId: 'pg', role: 'primary' }],
+    table: { schema: 'public', name: 'orders' },
+    fields: [{ source: 'customer' }],
+    cursor: { kind: 'full' },
+    target: { connectionId: 'sp', siteId: 'site-1' },
+    sharding: { strategy: 'none', list: 'Orders' },
+    ...extra,
+  });

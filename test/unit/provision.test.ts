@@ -1,4 +1,4 @@
-import { SyncDefinitionInput, type SyncDefinition } from '../../src/core/definitions';
+import type { SyncDefinition } from '../../src/core/definitions';
 import { conflict, isSyncError } from '../../src/core/errors';
 import { identityHash } from '../../src/core/identity';
 import type { EnsureListResult, ListSpec, ListTarget } from '../../src/core/ports/list-target';
@@ -7,7 +7,7 @@ import type { SourceDatabase, TableSchema } from '../../src/core/ports/source';
 import type { StateStore, StoredDefinition } from '../../src/core/ports/state';
 import { shardList } from '../../src/core/sharding';
 import { applyProvisioning, listsKnownUpFront, planProvisioning, type ProvisionDeps } from '../../src/sync/provision';
-import { column } from './fixtures';
+import { column, ordersDefinition } from './fixtures';
 
 /** Provisioning rules that need no SharePoint or database: which lists, when to store, what to refuse. */
 
@@ -25,17 +25,7 @@ const table: TableSchema = {
   indexes: [],
 };
 
-const def = (extra: Record<string, unknown> = {}): SyncDefinition =>
-  SyncDefinitionInput.parse({
-    id: 'orders',
-    sources: [{ connectionId: 'pg', role: 'primary' }],
-    table: { schema: 'public', name: 'orders' },
-    fields: [{ source: 'customer' }],
-    cursor: { kind: 'full' },
-    target: { connectionId: 'sp', siteId: 'site-1' },
-    sharding: { strategy: 'none', list: 'Orders' },
-    ...extra,
-  });
+const def = ordersDefinition;
 
 /** A list target that remembers lists by name; `existing` seeds lists with a conflict or an id. */
 function fakeTarget(existing: Record<string, { id: string; conflict?: boolean }> = {}) {

@@ -1,0 +1,106 @@
+import type { FinalizeMessage, RunMessage } from '../../core/messages';
+import { QUEUES } from '../../core/ports/bus';
+import type { ExactValue } from '../../core/ports/source';
+import type { RunRecord, StoredDefinition } from '../../core/ports/state';
+import { runLeaseName, type SyncDeps } from '../deps';
+import { recordFailures } from '../failures';
+import { finalizeRun } from '../finalize';
+import type { RunPlanState } from '../run-state';
+import { ShardLists } from '../shard-lists';
+import { currentMapping } from './current-mapping';
+import { batchMessages } from './emit';
+import type { MapRules } from './map-rows';
+import { planPage, type PagePorts } from './plan-page';
+import { PlannedRun } from './planned';
+import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
+import { findOrphans, planOrphanDeletes } from './reconcile';
+import { reconcileDue } from './reconcile-due';
+
+/** Source keys per page when reconciling deletes. */
+const RECONCILE_KEY_PAGE_SIZE = 5000;
+
+/**
+ * Plans one run, step by step: resolve the mapping, retry the failure list's due rows, read the
+ * changes since the cursor page by page (map → route to shard → compare with the ledger),
+ * reconcile deletes when due, then close a dry run or fan out the write and move batches.
+ */
+export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMessage, planAtStart: RunPlanState): Promise<RunRecord | null> {
+  const { state } = deps;
+  const dryRun = msg.mode === 'dryRun';
+  const source = await deps.source(storedAtStart.activeSourceId);
+  const target = await deps.target(storedAtStart.definition.target.connectionId);
+  // On a real run a changed mapping bumps mappingVersion (rescan); a dry run only sees the flag.
+  const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
+  const def = stored.definition;
+  const shards = new ShardLists(deps, stored, mapping, target, dryRun);
+  const plan = new PlannedRun(stored.lists ?? {});
+
+  const cursor = await state.getCursor(def.id, stored.activeSourceId);
+  const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
+  const highWater = await source.highWaterMark(def.table, def.cursor);
+
+  const allFailures = await state.getFailures(def.id, { includeQuarantined: true });
+  const rules: MapRules = { def, mapping, quarantined: new Set(allFailures.filter((f) => f.quarantined).map((f) => f.identityHash)), seen: new Set() };
+  const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
+
+  // 1. Rows in the failure list that are due for another attempt, re-read by key.
+  const due = allFailures.filter((f) => !f.quarantined);
+  if (due.length) {
+    const { rows, gone } = await readDueFailures(source, def, mapping, due);
+    plan.read += rows.length;
+    await planPage(rows, new Set(due.map((f) => f.identityHash)), rules, ports, plan);
+    plan.clearFailures.push(...gone);
+  }
+
+  // 2. Changes since the cursor, up to the high-water mark and maxRowsPerRun.
+  const progress = await readChangesSinceCursor(source, { def, mapping, start, highWater, pageSize: deps.settings.pageSize }, async (rows) => {
+    plan.read += rows.length;
+    await planPage(rows, new Set(), rules, ports, plan);
+  });
+
+  // 3. Reconcile deletes: every N completed passes, compare all source keys with the ledger.
+  let reconciled = false;
+  if (progress.passDone && def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))) {
+    reconciled = true;
+    const orphans = await findOrphans(source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), state.scanLedger(def.id), mapping);
+    const withoutItem = planOrphanDeletes(orphans, plan);
+    if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
+  }
+
+  const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next: progress.next, passDone: progress.passDone, byList: plan.byList, sample: plan.sample, reconciled };
+  if (dryRun) return closeDryRun(deps, stored, msg, plan, planNow, highWater);
+  return fanOut(deps, stored, msg, plan, planNow, highWater);
+}
+
+async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
+  const { state } = deps;
+  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed: plan.failures.length });
+  await state.updateRun(msg.runId, { status: 'succeeded', finishedAt: deps.now().toISOString(), highWater, plan: { ...planNow, phase: 'done' } });
+  await state.releaseLease(runLeaseName(stored.definition.id), msg.runId);
+  return state.getRun(msg.runId);
+}
+
+/**
+ * Sends the batches before the run records how many there are: a crash in between leaves the
+ * run in `planning`, and its redelivery supersedes it (the sent batches are idempotent).
+ */
+async function fanOut(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
+  const { state } = deps;
+  const def = stored.definition;
+  const batches = batchMessages(plan, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId }, deps.settings);
+  for (const failure of batches.tooLarge) plan.fail(failure);
+
+  if (plan.failures.length) await recordFailures(deps, def, msg.runId, plan.failures);
+  if (plan.clearFailures.length) await state.deleteFailures(def.id, plan.clearFailures);
+
+  await deps.bus.send(QUEUES.writes, batches.writes);
+  await deps.bus.send(QUEUES.moves, batches.moves);
+  await deps.faultPoint?.('plan:after-send');
+  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed: plan.failures.length });
+  const run = await state.updateRun(msg.runId, { highWater, batchesExpected: batches.writes.length + batches.moves.length, plan: { ...planNow, phase: 'writing' } });
+  if (run.batchesSettled >= run.batchesExpected) {
+    // Nothing to write (or every batch already settled): close the run now.
+    return finalizeRun(deps, { type: 'finalize', definitionId: def.id, runId: msg.runId } satisfies FinalizeMessage);
+  }
+  return run;
+}

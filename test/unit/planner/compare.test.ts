@@ -1,0 +1,82 @@
+import { compareWithLedger, type RowDestination } from '../../../src/sync/plan/compare';
+import { mapped, order, syncedEntry } from './fixtures';
+
+/** One row against its ledger entry: what SharePoint needs for it. */
+
+const names = new Map([['list-eu', 'Orders Europe'], ['list-other', 'Orders Other']]);
+const toEurope: RowDestination = { kind: 'list', listName: 'Orders Europe', list: { kind: 'provisioned', listId: 'list-eu' } };
+const softDeleted: RowDestination = { kind: 'softDeleted' };
+const row = mapped(order(1));
+
+describe('comparing a row with the ledger', () => {
+  it('a row the ledger does not know becomes a create in its shard list', () => {
+    expect(compareWithLedger(row, toEurope, undefined, names)).toEqual({
+      op: 'create',
+      list: 'Orders Europe',
+      to: { kind: 'provisioned', listId: 'list-eu' },
+      write: { identityHash: row.identity, kind: 'create', fields: row.fields, contentHash: row.contentHash, key: [1] },
+    });
+  });
+
+  it('a row whose create is still pending is created again (the writer adopts the item by SyncKey)', () => {
+    const pending = syncedEntry(row, 'list-eu', 'item-7', { state: 'pending' });
+    expect(compareWithLedger(row, toEurope, pending, names)).toMatchObject({ op: 'create', list: 'Orders Europe' });
+    expect(compareWithLedger(row, toEurope, { ...pending, itemId: null, state: 'synced' }, names)).toMatchObject({ op: 'create' });
+  });
+
+  it('a row whose content changed becomes an update of the ledger\'s item', () => {
+    const entry = syncedEntry(row, 'list-eu', 'item-7', { contentHash: 'older' });
+    expect(compareWithLedger(row, toEurope, entry, names)).toEqual({
+      op: 'update',
+      list: 'Orders Europe',
+      listId: 'list-eu',
+      write: { identityHash: row.identity, kind: 'update', itemId: 'item-7', fields: row.fields, contentHash: row.contentHash, key: [1] },
+    });
+  });
+
+  it('a row whose mapped content is unchanged needs no write', () => {
+    expect(compareWithLedger(row, toEurope, syncedEntry(row, 'list-eu', 'item-7'), names)).toEqual({ op: 'unchanged', list: 'Orders Europe', identityHash: row.identity });
+  });
+
+  it('a row whose shard changed becomes a move from the ledger\'s item', () => {
+    const entry = syncedEntry(row, 'list-other', 'item-7');
+    expect(compareWithLedger(row, toEurope, entry, names)).toEqual({
+      op: 'move',
+      list: 'Orders Europe',
+      fromList: 'Orders Other',
+      from: { listId: 'list-other', itemId: 'item-7' },
+      to: { kind: 'provisioned', listId: 'list-eu' },
+      row,
+    });
+  });
+
+  it('a half-done move is finished from the item it started from', () => {
+    const entry = syncedEntry(row, 'list-eu', 'item-9', { state: 'moving', movedFrom: { listId: 'list-other', itemId: 'item-7' } });
+    expect(compareWithLedger(row, toEurope, entry, names)).toMatchObject({ op: 'move', fromList: 'Orders Other', from: { listId: 'list-other', itemId: 'item-7' } });
+  });
+
+  it('a list the ledger names but the run does not know is shown by its id', () => {
+    const entry = syncedEntry(row, 'list-gone', 'item-7');
+    expect(compareWithLedger(row, toEurope, entry, names)).toMatchObject({ op: 'move', fromList: 'list-gone' });
+  });
+
+  it('on a dry run, a row bound for a list not yet provisioned is planned as a create or a move there', () => {
+    const toNewList: RowDestination = { kind: 'list', listName: 'Orders Asia', list: { kind: 'wouldProvision' } };
+    expect(compareWithLedger(row, toNewList, undefined, names)).toMatchObject({ op: 'create', list: 'Orders Asia', to: { kind: 'wouldProvision' } });
+    expect(compareWithLedger(row, toNewList, syncedEntry(row, 'list-eu', 'item-7'), names)).toMatchObject({ op: 'move', list: 'Orders Asia', fromList: 'Orders Europe', to: { kind: 'wouldProvision' } });
+  });
+
+  it('a soft-deleted row with an item becomes a delete in the item\'s list', () => {
+    expect(compareWithLedger(row, softDeleted, syncedEntry(row, 'list-other', 'item-7'), names)).toEqual({
+      op: 'delete',
+      list: 'Orders Other',
+      listId: 'list-other',
+      write: { identityHash: row.identity, kind: 'delete', itemId: 'item-7', contentHash: '', key: [1] },
+    });
+  });
+
+  it('a soft-deleted row with no item has nothing to delete', () => {
+    expect(compareWithLedger(row, softDeleted, undefined, names)).toEqual({ op: 'nothingToDelete', identityHash: row.identity });
+    expect(compareWithLedger(row, softDeleted, syncedEntry(row, 'list-eu', 'x', { itemId: null, state: 'pending' }), names)).toEqual({ op: 'nothingToDelete', identityHash: row.identity });
+  });
+});
