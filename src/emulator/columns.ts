@@ -389,6 +389,24 @@ export function validateFieldValue(c: Column, raw: unknown): FieldValue {
   }
 }
 
+/**
+ * Validates the `fields` of a create or update body against a list's columns; returns the new
+ * values by column name (null: the field is emptied).
+ */
+export function validateFields(columns: readonly Column[], fields: unknown): Map<string, FieldValue> {
+  if (fields === undefined || fields === null) return new Map();
+  if (typeof fields !== 'object' || Array.isArray(fields)) throw invalidRequest("'fields' must be a JSON object.");
+  const out = new Map<string, FieldValue>();
+  for (const [key, raw] of Object.entries(fields as Record<string, unknown>)) {
+    if (key.includes('@')) continue; // OData annotations such as "Tags@odata.type"
+    if (key === 'id') throw invalidRequest("Field 'id' is read-only.");
+    const column = columns.find((c) => c.name === key);
+    if (!column) throw invalidRequest(`Field '${key}' is not recognized`);
+    out.set(column.name, validateFieldValue(column, raw));
+  }
+  return out;
+}
+
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `the text '${v.length > 40 ? `${v.slice(0, 40)}...` : v}'`;

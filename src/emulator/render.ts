@@ -5,7 +5,8 @@
 import { columnJson } from './columns';
 import { invalidRequest } from './errors';
 import { isoSeconds } from './ids';
-import { itemETag, type ItemState, type ListState, type SiteState } from './store';
+import { itemETag, type ItemState, type ListState } from './list';
+import type { SiteState } from './store';
 
 const APP_IDENTITY = { application: { displayName: 'Graph emulator app' }, user: { displayName: 'SharePoint App' } };
 /** SharePoint's lookup id of the app principal. */
