@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { odata, TableClient } from '@azure/data-tables';
 import { isSyncError } from '../../../src/core/errors';
 import { TableStateStore } from '../../../src/adapters/state/table-store';
-import { decodeKey, encodeKey } from '../../../src/adapters/state/table-keys';
+import { decodeKey, encodeKey } from '../../../src/adapters/state/table/keys';
 import { runStateStoreContract } from './contract';
 
 const connectionString = process.env.TEST_STORAGE_CONNECTION ?? '';
