@@ -1,5 +1,4 @@
 import type {
-  ConfigStore,
   CursorRecord,
   CursorStore,
   DriftReportRecord,
@@ -51,7 +50,7 @@ export interface BackendStorage {
  * promises beyond storage lives in the aggregates, once.
  */
 export abstract class ComposedStateStore implements StateStore {
-  private readonly config: ConfigStore;
+  private readonly config: ConfigRecords;
   private readonly ledger: LedgerStore;
   private readonly cursors: CursorStore;
   private readonly runs: RunStore;
@@ -78,40 +77,40 @@ export abstract class ComposedStateStore implements StateStore {
   abstract close(): Promise<void>;
 
   putSource(source: StoredSource, opts?: PutConfigOptions) {
-    return this.config.putSource(source, opts);
+    return this.config.put('source', source, opts);
   }
   getSource(id: string) {
-    return this.config.getSource(id);
+    return this.config.get('source', id);
   }
   listSources() {
-    return this.config.listSources();
+    return this.config.list('source');
   }
   deleteSource(id: string) {
-    return this.config.deleteSource(id);
+    return this.config.remove('source', id);
   }
   putSharePoint(conn: StoredSharePoint, opts?: PutConfigOptions) {
-    return this.config.putSharePoint(conn, opts);
+    return this.config.put('sharepoint', conn, opts);
   }
   getSharePoint(id: string) {
-    return this.config.getSharePoint(id);
+    return this.config.get('sharepoint', id);
   }
   listSharePoint() {
-    return this.config.listSharePoint();
+    return this.config.list('sharepoint');
   }
   deleteSharePoint(id: string) {
-    return this.config.deleteSharePoint(id);
+    return this.config.remove('sharepoint', id);
   }
   putDefinition(def: StoredDefinition, opts?: PutConfigOptions) {
-    return this.config.putDefinition(def, opts);
+    return this.config.put('definition', def, opts);
   }
   getDefinition(id: string) {
-    return this.config.getDefinition(id);
+    return this.config.get('definition', id);
   }
   listDefinitions() {
-    return this.config.listDefinitions();
+    return this.config.list('definition');
   }
   deleteDefinition(id: string) {
-    return this.config.deleteDefinition(id);
+    return this.config.remove('definition', id);
   }
 
   getLedger(definitionId: string, identityHashes: string[]) {

@@ -1,5 +1,5 @@
 import { notFound } from '../../core/errors';
-import type { ConfigStore, PutConfigOptions, StoredDefinition, StoredSharePoint, StoredSource, Versioned } from '../../core/ports/state';
+import type { PutConfigOptions, StoredDefinition, StoredSharePoint, StoredSource, Versioned } from '../../core/ports/state';
 import { MODULE, stateConflict } from './common';
 
 /**
@@ -45,50 +45,37 @@ function withoutVersion(record: Versioned): Record<string, unknown> {
 
 const withVersion = <T>(found: StoredDocument): T => ({ ...found.doc, ...found.version }) as T;
 
-export class ConfigRecords implements ConfigStore {
+/** The record each kind stores, and how its id is found. */
+export interface ConfigRecordTypes {
+  source: StoredSource;
+  sharepoint: StoredSharePoint;
+  definition: StoredDefinition;
+}
+
+const idOf: { [K in ConfigKind]: (record: ConfigRecordTypes[K]) => string } = {
+  source: (source) => source.id,
+  sharepoint: (conn) => conn.id,
+  definition: (def) => def.definition.id,
+};
+
+export class ConfigRecords {
   constructor(private readonly storage: ConfigStorage) {}
 
-  putSource(source: StoredSource, opts?: PutConfigOptions): Promise<StoredSource> {
-    return this.put('source', source.id, source, opts);
-  }
-  getSource(id: string): Promise<StoredSource | null> {
-    return this.get('source', id);
-  }
-  listSources(): Promise<StoredSource[]> {
-    return this.list('source');
-  }
-  deleteSource(id: string): Promise<boolean> {
-    return this.storage.remove('source', id);
+  async put<K extends ConfigKind>(kind: K, record: ConfigRecordTypes[K], opts: PutConfigOptions = {}): Promise<ConfigRecordTypes[K]> {
+    return { ...record, ...(await this.save(kind, idOf[kind](record), withoutVersion(record), opts)) };
   }
 
-  putSharePoint(conn: StoredSharePoint, opts?: PutConfigOptions): Promise<StoredSharePoint> {
-    return this.put('sharepoint', conn.id, conn, opts);
-  }
-  getSharePoint(id: string): Promise<StoredSharePoint | null> {
-    return this.get('sharepoint', id);
-  }
-  listSharePoint(): Promise<StoredSharePoint[]> {
-    return this.list('sharepoint');
-  }
-  deleteSharePoint(id: string): Promise<boolean> {
-    return this.storage.remove('sharepoint', id);
+  async get<K extends ConfigKind>(kind: K, id: string): Promise<ConfigRecordTypes[K] | null> {
+    const found = await this.storage.read(kind, id);
+    return found ? withVersion(found) : null;
   }
 
-  putDefinition(def: StoredDefinition, opts?: PutConfigOptions): Promise<StoredDefinition> {
-    return this.put('definition', def.definition.id, def, opts);
-  }
-  getDefinition(id: string): Promise<StoredDefinition | null> {
-    return this.get('definition', id);
-  }
-  listDefinitions(): Promise<StoredDefinition[]> {
-    return this.list('definition');
-  }
-  deleteDefinition(id: string): Promise<boolean> {
-    return this.storage.remove('definition', id);
+  async list<K extends ConfigKind>(kind: K): Promise<Array<ConfigRecordTypes[K]>> {
+    return (await this.storage.list(kind)).map((found) => withVersion(found));
   }
 
-  private async put<T extends Versioned>(kind: ConfigKind, id: string, record: T, opts: PutConfigOptions = {}): Promise<T> {
-    return { ...record, ...(await this.save(kind, id, withoutVersion(record), opts)) };
+  remove(kind: ConfigKind, id: string): Promise<boolean> {
+    return this.storage.remove(kind, id);
   }
 
   private async save(kind: ConfigKind, id: string, doc: Record<string, unknown>, opts: PutConfigOptions): Promise<RecordVersion> {
@@ -102,14 +89,5 @@ export class ConfigRecords implements ConfigStore {
     if ('saved' in outcome) return outcome.saved;
     if (outcome.refused === 'missing') throw notFound(MODULE, kind, id);
     throw stateConflict(`${kind} '${id}' was changed by someone else; reload it and retry`);
-  }
-
-  private async get<T>(kind: ConfigKind, id: string): Promise<T | null> {
-    const found = await this.storage.read(kind, id);
-    return found ? withVersion<T>(found) : null;
-  }
-
-  private async list<T>(kind: ConfigKind): Promise<T[]> {
-    return (await this.storage.list(kind)).map((found) => withVersion<T>(found));
   }
 }

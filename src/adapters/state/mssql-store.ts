@@ -1,9 +1,9 @@
 import * as sql from 'mssql';
 import { configError } from '../../core/errors';
-import { backoff, invalidInput, MODULE, rethrowIfSyncError, stateConflict, stateUnavailable } from './common';
+import { invalidInput, MODULE, rethrowIfSyncError, stateConflict, stateUnavailable } from './common';
 import type { SqlMigration } from './migrations/postgres';
 import { SQLSERVER_MIGRATIONS } from './migrations/sqlserver';
-import { columnsOf, setList, valuesOf, type InsertSpec, type SqlDb, type SqlDialect, type SqlValue, type SqlValues, type UpsertSpec } from './sql/db';
+import { insertParts, setList, SqlDb, type InsertSpec, type SqlDialect, type SqlDriver, type SqlValue, type SqlValues, type UpsertSpec } from './sql/db';
 import { migrate, stateSchema } from './sql/migrate';
 import { SqlStateStore } from './sql/store';
 
@@ -170,72 +170,44 @@ function sqlServerDialect(schema: string): SqlDialect {
     selectFirst: (take, q) => `SELECT TOP (${take}) ${q.columns} FROM ${q.from} WHERE ${q.where} ORDER BY ${q.orderBy};`,
     updateReturning: (table, sets, where, columns) => `UPDATE ${table} SET ${sets}${output(columns)} WHERE ${where};`,
     upsert: (table: string, spec: UpsertSpec) => {
-      const row = { ...spec.key, ...spec.values };
+      const row = insertParts(spec);
       const source = Object.entries(spec.key).map(([column, value]) => `${value} AS ${column}`);
-      const match = columnsOf(spec.key).map((c) => `t.${c} = x.${c}`);
+      const match = Object.keys(spec.key).map((c) => `t.${c} = x.${c}`);
       const sets = [...setList(spec.values), ...setList(spec.onUpdate ?? {})];
       return `MERGE ${table} WITH (HOLDLOCK) AS t USING (SELECT ${source.join(', ')}) AS x ON ${match.join(' AND ')}
        WHEN MATCHED${spec.when ? ` AND ${spec.when}` : ''} THEN UPDATE SET ${sets.join(', ')}
-       WHEN NOT MATCHED THEN INSERT (${columnsOf(row).join(', ')}) VALUES (${valuesOf(row).join(', ')})${output(spec.returning)};`;
+       WHEN NOT MATCHED THEN INSERT (${row.columns}) VALUES (${row.values})${output(spec.returning)};`;
     },
     insertIfAbsent: (table: string, spec: InsertSpec) => {
-      const row = { ...spec.key, ...spec.values };
-      const match = setList(spec.key).join(' AND ');
-      return `INSERT INTO ${table} (${columnsOf(row).join(', ')})${output(spec.returning)} SELECT ${valuesOf(row).join(', ')}
-       WHERE NOT EXISTS (SELECT 1 FROM ${table} WITH (UPDLOCK, HOLDLOCK) WHERE ${match});`;
+      const row = insertParts(spec);
+      return `INSERT INTO ${table} (${row.columns})${output(spec.returning)} SELECT ${row.values}
+       WHERE NOT EXISTS (SELECT 1 FROM ${table} WITH (UPDLOCK, HOLDLOCK) WHERE ${setList(spec.key).join(' AND ')});`;
     },
   };
 }
 
-class SqlServerDb implements SqlDb {
-  readonly engine = 'sqlserver';
-  readonly dialect: SqlDialect;
-
-  constructor(
-    private readonly executor: SqlServerExecutor,
-    quotedSchema: string,
-  ) {
-    this.dialect = sqlServerDialect(quotedSchema);
-  }
-
-  async query<R>(what: string, text: string, values: SqlValues = {}): Promise<{ rows: R[]; count: number }> {
-    const params = toParams(values);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.executor.query<R>(text, params);
-        return { rows: res.recordset, count: res.rowsAffected };
-      } catch (error) {
-        if (errorNumber(error) === DEADLOCK && attempt < 4) {
-          await backoff(attempt, 10, 200);
-          continue;
-        }
-        mssqlFail(error, what);
-      }
-    }
-  }
-
-  json(raw: unknown): unknown {
-    return typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
-  }
+function sqlServerDriver(executor: SqlServerExecutor, quotedSchema: string): SqlDriver {
+  return {
+    engine: 'sqlserver',
+    dialect: sqlServerDialect(quotedSchema),
+    execute: async <R,>(text: string, values: SqlValues) => {
+      const res = await executor.query<R>(text, toParams(values));
+      return { rows: res.recordset, count: res.rowsAffected };
+    },
+    rolledBack: (error) => errorNumber(error) === DEADLOCK,
+    fail: mssqlFail,
+    json: (raw) => (typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw),
+  };
 }
 
 export class SqlServerStateStore extends SqlStateStore {
-  private readonly db: SqlServerDb;
   private readonly executor: SqlServerExecutor;
-  private readonly schema: string;
-  private readonly quotedSchema: string;
-  private readonly migrations: SqlMigration[];
 
   constructor(options: SqlServerStateStoreOptions) {
     const schema = stateSchema(options.schema);
     const executor = options.executor ?? SqlServerStateStore.openPool(options);
-    const db = new SqlServerDb(executor, `[${schema}]`);
-    super(db);
-    this.db = db;
+    super(new SqlDb(sqlServerDriver(executor, `[${schema}]`)), schema, options.migrations ?? SQLSERVER_MIGRATIONS);
     this.executor = executor;
-    this.schema = schema;
-    this.quotedSchema = `[${schema}]`;
-    this.migrations = options.migrations ?? SQLSERVER_MIGRATIONS;
   }
 
   private static openPool(options: SqlServerStateStoreOptions): SqlServerExecutor {
@@ -244,7 +216,7 @@ export class SqlServerStateStore extends SqlStateStore {
   }
 
   async init(): Promise<void> {
-    const s = this.quotedSchema;
+    const s = this.db.dialect.schema;
     const key = (value: string): SqlParam => ({ type: sql.NVarChar(400), value });
     try {
       await this.executor.transaction((query) =>
@@ -253,13 +225,13 @@ export class SqlServerStateStore extends SqlStateStore {
             lock: async () => {
               const lock = await query<{ result: number }>(
                 `DECLARE @result INT; EXEC @result = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000; SELECT @result AS result;`,
-                { resource: key(`sync-state-migrations:${this.schema}`) },
+                { resource: key(`sync-state-migrations:${this.schemaName}`) },
               );
               if ((lock.recordset[0]?.result ?? -1) < 0) throw stateUnavailable('another instance is applying state migrations; retry later');
             },
             prepare: async () => {
               // CREATE SCHEMA must be alone in its batch, hence EXEC.
-              await query(`IF SCHEMA_ID(@schema) IS NULL EXEC(N'CREATE SCHEMA ${s}');`, { schema: key(this.schema) });
+              await query(`IF SCHEMA_ID(@schema) IS NULL EXEC(N'CREATE SCHEMA ${s}');`, { schema: key(this.schemaName) });
               await query(
                 `IF OBJECT_ID(N'${s}.migrations', N'U') IS NULL CREATE TABLE ${s}.migrations (version INT NOT NULL CONSTRAINT PK_migrations PRIMARY KEY, name NVARCHAR(200) NOT NULL, applied_at DATETIME2(3) NOT NULL CONSTRAINT DF_migrations_applied DEFAULT SYSUTCDATETIME());`,
               );
@@ -270,17 +242,13 @@ export class SqlServerStateStore extends SqlStateStore {
               await query(`INSERT INTO ${s}.migrations (version, name) VALUES (@version, @name);`, { version: { type: sql.Int(), value: m.version }, name: key(m.name) });
             },
           },
-          this.schema,
+          this.schemaName,
           this.migrations,
         ),
       );
     } catch (error) {
       mssqlFail(error, 'applying state migrations');
     }
-  }
-
-  async ping(): Promise<void> {
-    await this.db.query('ping', 'SELECT 1 AS ok;');
   }
 
   async close(): Promise<void> {
@@ -294,8 +262,8 @@ export class SqlServerStateStore extends SqlStateStore {
       `DECLARE @sql NVARCHAR(MAX) = N'';
        SELECT @sql += N'DROP TABLE ' + QUOTENAME(SCHEMA_NAME(schema_id)) + N'.' + QUOTENAME(name) + N'; ' FROM sys.tables WHERE schema_id = SCHEMA_ID(@schema);
        EXEC sp_executesql @sql;
-       IF SCHEMA_ID(@schema) IS NOT NULL EXEC(N'DROP SCHEMA ${this.quotedSchema}');`,
-      { schema: { type: 'key', value: this.schema } },
+       IF SCHEMA_ID(@schema) IS NOT NULL EXEC(N'DROP SCHEMA ${this.db.dialect.schema}');`,
+      { schema: { type: 'key', value: this.schemaName } },
     );
   }
 }

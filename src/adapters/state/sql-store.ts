@@ -1,8 +1,8 @@
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { configError } from '../../core/errors';
-import { backoff, invalidInput, MODULE, rethrowIfSyncError, stateConflict, stateUnavailable } from './common';
+import { invalidInput, MODULE, rethrowIfSyncError, stateConflict, stateUnavailable } from './common';
 import { POSTGRES_MIGRATIONS, type SqlMigration } from './migrations/postgres';
-import { columnsOf, setList, valuesOf, type InsertSpec, type SqlDb, type SqlDialect, type SqlValue, type SqlValues, type UpsertSpec } from './sql/db';
+import { insertParts, setList, SqlDb, type InsertSpec, type SqlDialect, type SqlDriver, type SqlValue, type SqlValues, type UpsertSpec } from './sql/db';
 import { migrate, stateSchema } from './sql/migrate';
 import { SqlStateStore } from './sql/store';
 
@@ -59,14 +59,14 @@ function postgresDialect(schema: string): SqlDialect {
     selectFirst: (take, q) => `SELECT ${q.columns} FROM ${q.from} WHERE ${q.where} ORDER BY ${q.orderBy} LIMIT ${take}`,
     updateReturning: (table, sets, where, columns) => `UPDATE ${table} SET ${sets} WHERE ${where}${returning(columns)}`,
     upsert: (table: string, spec: UpsertSpec) => {
-      const row = { ...spec.key, ...spec.values };
-      const sets = [...columnsOf(spec.values).map((c) => `${c} = excluded.${c}`), ...setList(spec.onUpdate ?? {})];
-      return `INSERT INTO ${table} AS t (${columnsOf(row).join(', ')}) VALUES (${valuesOf(row).join(', ')})
-       ON CONFLICT (${columnsOf(spec.key).join(', ')}) DO UPDATE SET ${sets.join(', ')}${spec.when ? ` WHERE ${spec.when}` : ''}${returning(spec.returning)}`;
+      const row = insertParts(spec);
+      const sets = [...Object.keys(spec.values).map((c) => `${c} = excluded.${c}`), ...setList(spec.onUpdate ?? {})];
+      return `INSERT INTO ${table} AS t (${row.columns}) VALUES (${row.values})
+       ON CONFLICT (${row.keyColumns}) DO UPDATE SET ${sets.join(', ')}${spec.when ? ` WHERE ${spec.when}` : ''}${returning(spec.returning)}`;
     },
     insertIfAbsent: (table: string, spec: InsertSpec) => {
-      const row = { ...spec.key, ...spec.values };
-      return `INSERT INTO ${table} (${columnsOf(row).join(', ')}) VALUES (${valuesOf(row).join(', ')}) ON CONFLICT (${columnsOf(spec.key).join(', ')}) DO NOTHING${returning(spec.returning)}`;
+      const row = insertParts(spec);
+      return `INSERT INTO ${table} (${row.columns}) VALUES (${row.values}) ON CONFLICT (${row.keyColumns}) DO NOTHING${returning(spec.returning)}`;
     },
   };
 }
@@ -91,57 +91,31 @@ function positional(text: string, values: SqlValues): { text: string; params: un
   return { text: out, params };
 }
 
-class PostgresDb implements SqlDb {
-  readonly engine = 'postgres';
-  readonly dialect: SqlDialect;
-
-  constructor(
-    private readonly pool: Pool,
-    quotedSchema: string,
-  ) {
-    this.dialect = postgresDialect(quotedSchema);
-  }
-
-  async query<R>(what: string, text: string, values: SqlValues = {}): Promise<{ rows: R[]; count: number }> {
-    const statement = positional(text, values);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.pool.query<R & QueryResultRow>(statement.text, statement.params);
-        return { rows: res.rows, count: res.rowCount ?? 0 };
-      } catch (error) {
-        if (RETRYABLE.has((error as PgError)?.code ?? '') && attempt < 4) {
-          await backoff(attempt, 10, 200);
-          continue;
-        }
-        pgFail(error, what);
-      }
-    }
-  }
-
-  json(raw: unknown): unknown {
-    return raw;
-  }
+function postgresDriver(pool: Pool, quotedSchema: string): SqlDriver {
+  return {
+    engine: 'postgres',
+    dialect: postgresDialect(quotedSchema),
+    execute: async <R,>(text: string, values: SqlValues) => {
+      const statement = positional(text, values);
+      const res = await pool.query<R & QueryResultRow>(statement.text, statement.params);
+      return { rows: res.rows, count: res.rowCount ?? 0 };
+    },
+    rolledBack: (error) => RETRYABLE.has((error as PgError)?.code ?? ''),
+    fail: pgFail,
+    json: (raw) => raw,
+  };
 }
 
 export class PostgresStateStore extends SqlStateStore {
-  private readonly db: PostgresDb;
   private readonly pool: Pool;
   private readonly ownsPool: boolean;
-  private readonly schema: string;
-  private readonly quotedSchema: string;
-  private readonly migrations: SqlMigration[];
 
   constructor(options: PostgresStateStoreOptions) {
     const schema = stateSchema(options.schema);
     const pool = options.pool ?? PostgresStateStore.openPool(options);
-    const db = new PostgresDb(pool, `"${schema}"`);
-    super(db);
-    this.db = db;
+    super(new SqlDb(postgresDriver(pool, `"${schema}"`)), schema, options.migrations ?? POSTGRES_MIGRATIONS);
     this.pool = pool;
     this.ownsPool = options.pool === undefined;
-    this.schema = schema;
-    this.quotedSchema = `"${schema}"`;
-    this.migrations = options.migrations ?? POSTGRES_MIGRATIONS;
   }
 
   private static openPool(options: PostgresStateStoreOptions): Pool {
@@ -153,7 +127,7 @@ export class PostgresStateStore extends SqlStateStore {
   }
 
   async init(): Promise<void> {
-    const s = this.quotedSchema;
+    const s = this.db.dialect.schema;
     let client: PoolClient | undefined;
     try {
       client = await this.pool.connect();
@@ -161,7 +135,7 @@ export class PostgresStateStore extends SqlStateStore {
       await tx.query('BEGIN');
       await migrate(
         {
-          lock: async () => void (await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sync-state-migrations:${this.schema}`])),
+          lock: async () => void (await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sync-state-migrations:${this.schemaName}`])),
           prepare: async () => {
             await tx.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
             await tx.query(`CREATE TABLE IF NOT EXISTS ${s}.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -172,7 +146,7 @@ export class PostgresStateStore extends SqlStateStore {
             await tx.query(`INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
           },
         },
-        this.schema,
+        this.schemaName,
         this.migrations,
       );
       await tx.query('COMMIT');
@@ -184,16 +158,12 @@ export class PostgresStateStore extends SqlStateStore {
     }
   }
 
-  async ping(): Promise<void> {
-    await this.db.query('ping', 'SELECT 1');
-  }
-
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.end();
   }
 
   /** Test/maintenance helper: drops the whole state schema. */
   async dropSchema(): Promise<void> {
-    await this.db.query('dropping the state schema', `DROP SCHEMA IF EXISTS ${this.quotedSchema} CASCADE`);
+    await this.db.query('dropping the state schema', `DROP SCHEMA IF EXISTS ${this.db.dialect.schema} CASCADE`);
   }
 }

@@ -1,6 +1,6 @@
 import type { CursorRecord, CursorStore } from '../../../core/ports/state';
 import { iso } from '../common';
-import { bind, type SqlDb } from './db';
+import { bind, placeholders, type SqlDb } from './db';
 
 interface CursorRow {
   position: string | null;
@@ -24,16 +24,9 @@ export class SqlCursors implements CursorStore {
 
   async putCursor(cursor: CursorRecord): Promise<void> {
     const { dialect } = this.db;
-    const text = dialect.upsert(`${dialect.schema}.cursors`, {
-      key: { definition_id: '@definitionId', source_id: '@sourceId' },
-      values: { position: '@position', mapping_version: '@mappingVersion' },
-      onUpdate: { updated_at: dialect.now },
-    });
-    await this.db.query('saving the cursor', text, {
-      definitionId: bind.key(cursor.definitionId),
-      sourceId: bind.key(cursor.sourceId),
-      position: bind.text(cursor.position),
-      mappingVersion: bind.int(cursor.mappingVersion),
-    });
+    const key = { definition_id: bind.key(cursor.definitionId), source_id: bind.key(cursor.sourceId) };
+    const row = { position: bind.text(cursor.position), mapping_version: bind.int(cursor.mappingVersion) };
+    const text = dialect.upsert(`${dialect.schema}.cursors`, { key: placeholders(key), values: placeholders(row), onUpdate: { updated_at: dialect.now } });
+    await this.db.query('saving the cursor', text, { ...key, ...row });
   }
 }

@@ -1,3 +1,5 @@
+import { backoff } from '../common';
+
 /**
  * The seam between the SQL storage, written once per aggregate, and an engine (PostgreSQL or
  * SQL Server). Statements name their values as `@placeholders` (PostgreSQL's driver turns them
@@ -81,15 +83,54 @@ export interface SqlDialect {
   insertIfAbsent(table: string, spec: InsertSpec): string;
 }
 
-export interface SqlDb {
+/** What an engine supplies to run statements. */
+export interface SqlDriver {
   readonly engine: SqlEngine;
   readonly dialect: SqlDialect;
-  /** Runs one statement; `count` is the number of rows it affected. Throws the store's SyncErrors. */
-  query<R>(what: string, text: string, values?: SqlValues): Promise<{ rows: R[]; count: number }>;
+  /** Runs one statement with its named values; `count` is the number of rows it affected. */
+  execute<R>(text: string, values: SqlValues): Promise<{ rows: R[]; count: number }>;
+  /** True when the engine rolled the statement back as a deadlock or serialisation victim. */
+  rolledBack(error: unknown): boolean;
+  /** The store's SyncError for an error of the driver. */
+  fail(error: unknown, what: string): never;
   /** A JSON column as the driver returns it, parsed (PostgreSQL's jsonb arrives parsed, SQL Server's text does not). */
   json(raw: unknown): unknown;
 }
 
-export const columnsOf = (assignments: Assignments) => Object.keys(assignments);
-export const valuesOf = (assignments: Assignments) => Object.values(assignments);
+/** Statements for the SQL storage: run through the engine's driver, retried when the engine rolled them back, failures as SyncErrors. */
+export class SqlDb {
+  readonly engine: SqlEngine;
+  readonly dialect: SqlDialect;
+
+  constructor(private readonly driver: SqlDriver) {
+    this.engine = driver.engine;
+    this.dialect = driver.dialect;
+  }
+
+  /** A rolled-back statement left nothing behind, so it is retried (after a backoff, at most four times). */
+  async query<R>(what: string, text: string, values: SqlValues = {}): Promise<{ rows: R[]; count: number }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.driver.execute<R>(text, values);
+      } catch (error) {
+        if (!this.driver.rolledBack(error) || attempt >= 4) this.driver.fail(error, what);
+        await backoff(attempt, 10, 200);
+      }
+    }
+  }
+
+  json(raw: unknown): unknown {
+    return this.driver.json(raw);
+  }
+}
+
+/** Each column set from the value bound under its own name: `{ attempts: … }` → `attempts = @attempts`. */
+export const placeholders = (values: SqlValues): Assignments => Object.fromEntries(Object.keys(values).map((column) => [column, `@${column}`]));
+
 export const setList = (assignments: Assignments) => Object.entries(assignments).map(([column, value]) => `${column} = ${value}`);
+
+/** The parts of an INSERT of `key` and `values`, for the dialects. */
+export function insertParts(spec: InsertSpec): { columns: string; values: string; keyColumns: string } {
+  const row = { ...spec.key, ...spec.values };
+  return { columns: Object.keys(row).join(', '), values: Object.values(row).join(', '), keyColumns: Object.keys(spec.key).join(', ') };
+}

@@ -1,7 +1,7 @@
 import type { DriftReportRecord } from '../../../core/ports/state';
 import { iso, isoOrThrow } from '../common';
 import type { DriftReportStorage } from '../drift-reports';
-import { bind, type SqlDb } from './db';
+import { bind, placeholders, type SqlDb } from './db';
 
 interface DriftReportRow {
   created_at: Date;
@@ -14,17 +14,9 @@ export class SqlDriftReportStorage implements DriftReportStorage {
   constructor(private readonly db: SqlDb) {}
 
   async write(r: DriftReportRecord): Promise<void> {
-    const text = this.db.dialect.upsert(this.table, {
-      key: { definition_id: '@definitionId', report_id: '@reportId' },
-      values: { created_at: '@createdAt', status: '@status', report: '@report' },
-    });
-    await this.db.query('saving the drift report', text, {
-      definitionId: bind.key(r.definitionId),
-      reportId: bind.key(r.reportId),
-      createdAt: bind.time(isoOrThrow(r.createdAt, 'createdAt')),
-      status: bind.key(r.status),
-      report: bind.json(r.report),
-    });
+    const key = { definition_id: bind.key(r.definitionId), report_id: bind.key(r.reportId) };
+    const row = { created_at: bind.time(isoOrThrow(r.createdAt, 'createdAt')), status: bind.key(r.status), report: bind.json(r.report) };
+    await this.db.query('saving the drift report', this.db.dialect.upsert(this.table, { key: placeholders(key), values: placeholders(row) }), { ...key, ...row });
   }
 
   async read(definitionId: string, reportId: string): Promise<DriftReportRecord | null> {

@@ -1,7 +1,7 @@
 import type { FailureRecord } from '../../../core/ports/state';
 import { iso, isoOrThrow } from '../common';
 import type { FailureStorage } from '../failures';
-import { bind, type SqlDb } from './db';
+import { bind, placeholders, type SqlDb } from './db';
 
 interface FailureRow {
   identity_hash: string;
@@ -19,29 +19,17 @@ export class SqlFailureStorage implements FailureStorage {
   constructor(private readonly db: SqlDb) {}
 
   async write(f: FailureRecord): Promise<void> {
-    const text = this.db.dialect.upsert(this.table, {
-      key: { definition_id: '@definitionId', identity_hash: '@identityHash' },
-      values: {
-        row_key: '@rowKey',
-        attempts: '@attempts',
-        last_error: '@lastError',
-        last_run_id: '@lastRunId',
-        quarantined: '@quarantined',
-        first_failed_at: '@firstFailedAt',
-        last_failed_at: '@lastFailedAt',
-      },
-    });
-    await this.db.query('saving a row failure', text, {
-      definitionId: bind.key(f.definitionId),
-      identityHash: bind.key(f.identityHash),
-      rowKey: bind.json(f.key),
+    const key = { definition_id: bind.key(f.definitionId), identity_hash: bind.key(f.identityHash) };
+    const row = {
+      row_key: bind.json(f.key),
       attempts: bind.int(f.attempts),
-      lastError: bind.text(f.lastError),
-      lastRunId: bind.key(f.lastRunId ?? null),
+      last_error: bind.text(f.lastError),
+      last_run_id: bind.key(f.lastRunId ?? null),
       quarantined: bind.bit(f.quarantined),
-      firstFailedAt: bind.time(isoOrThrow(f.firstFailedAt, 'firstFailedAt')),
-      lastFailedAt: bind.time(isoOrThrow(f.lastFailedAt, 'lastFailedAt')),
-    });
+      first_failed_at: bind.time(isoOrThrow(f.firstFailedAt, 'firstFailedAt')),
+      last_failed_at: bind.time(isoOrThrow(f.lastFailedAt, 'lastFailedAt')),
+    };
+    await this.db.query('saving a row failure', this.db.dialect.upsert(this.table, { key: placeholders(key), values: placeholders(row) }), { ...key, ...row });
   }
 
   async list(definitionId: string, includeQuarantined: boolean): Promise<FailureRecord[]> {

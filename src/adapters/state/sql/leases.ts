@@ -10,6 +10,7 @@ export class SqlLeaseStorage implements LeaseStorage {
     const text = dialect.upsert(this.table, {
       key: { name: '@name' },
       values: { holder: '@holder', expires_at: dialect.later('@ttl') },
+      // Taken over only when expired, or re-taken by its own holder.
       when: `(t.expires_at < ${dialect.now} OR t.holder = @holder)`,
     });
     return (await this.db.query(`acquiring lease '${name}'`, text, this.values(name, holder, ttlMs))).count === 1;

@@ -2,7 +2,7 @@ import { isSyncError } from '../../../core/errors';
 import type { MoveRecord, Page } from '../../../core/ports/state';
 import { iso, isoOrThrow, type PageRequest } from '../common';
 import type { MoveStorage } from '../moves';
-import { bind, type SqlDb } from './db';
+import { bind, placeholders, type SqlDb } from './db';
 import { newestFirstPage } from './keyset';
 
 interface MoveRow {
@@ -21,29 +21,18 @@ export class SqlMoveStorage implements MoveStorage {
   constructor(private readonly db: SqlDb) {}
 
   async insertOnce(m: MoveRecord): Promise<void> {
-    const text = this.db.dialect.insertIfAbsent(this.table, {
-      key: { definition_id: '@definitionId', move_id: '@moveId' },
-      values: {
-        identity_hash: '@identityHash',
-        from_list_id: '@fromList',
-        from_item_id: '@fromItem',
-        to_list_id: '@toList',
-        to_item_id: '@toItem',
-        run_id: '@runId',
-        at: '@at',
-      },
-    });
-    await this.db.query('recording a move', text, {
-      definitionId: bind.key(m.definitionId),
-      moveId: bind.key(m.moveId),
-      identityHash: bind.key(m.identityHash),
-      fromList: bind.key(m.from.listId),
-      fromItem: bind.key(m.from.itemId),
-      toList: bind.key(m.to.listId),
-      toItem: bind.key(m.to.itemId),
-      runId: bind.key(m.runId ?? null),
+    const key = { definition_id: bind.key(m.definitionId), move_id: bind.key(m.moveId) };
+    const row = {
+      identity_hash: bind.key(m.identityHash),
+      from_list_id: bind.key(m.from.listId),
+      from_item_id: bind.key(m.from.itemId),
+      to_list_id: bind.key(m.to.listId),
+      to_item_id: bind.key(m.to.itemId),
+      run_id: bind.key(m.runId ?? null),
       at: bind.time(isoOrThrow(m.at, 'at')),
-    }).catch((error: unknown) => {
+    };
+    const text = this.db.dialect.insertIfAbsent(this.table, { key: placeholders(key), values: placeholders(row) });
+    await this.db.query('recording a move', text, { ...key, ...row }).catch((error: unknown) => {
       // A redelivered move records itself once; a duplicate that slipped past the check is the same move.
       if (!isSyncError(error, 'state_conflict')) throw error;
     });

@@ -1,7 +1,7 @@
 import type { Page, RunRecord } from '../../../core/ports/state';
 import { iso, isoOrThrow, type PageRequest } from '../common';
 import { COUNT_KEYS, deltaOf, PROGRESS_COUNTERS, type CounterDeltas, type RunPatch, type RunStorage } from '../runs';
-import { bind, type SqlDb, type SqlEngine, type SqlValue, type SqlValues } from './db';
+import { bind, placeholders, setList, type SqlDb, type SqlEngine, type SqlValue, type SqlValues } from './db';
 import { newestFirstPage } from './keyset';
 
 /**
@@ -96,47 +96,27 @@ export class SqlRunStorage implements RunStorage {
   constructor(private readonly db: SqlDb) {}
 
   async insert(run: RunRecord): Promise<boolean> {
-    const counters = Object.fromEntries(COUNT_KEYS.map((k) => [`n_${k}`, bind.int(run.counts[k])]));
-    const res = await this.db.query(
-      `creating run '${run.runId}'`,
-      this.db.dialect.insertIfAbsent(this.table, {
-        key: { run_id: '@runId' },
-        values: {
-          definition_id: '@definitionId',
-          mode: '@mode',
-          run_trigger: '@trigger',
-          status: '@status',
-          source_id: '@sourceId',
-          started_at: '@startedAt',
-          finished_at: '@finishedAt',
-          high_water: '@highWater',
-          ...Object.fromEntries(COUNT_KEYS.map((k) => [COUNTER_COLUMNS[k], `@n_${k}`])),
-          batches_expected: '@batchesExpected',
-          batches_settled: '@batchesSettled',
-          error: '@error',
-          run_plan: '@plan',
-          // The start time at creation: listing order never shifts when a run is patched later.
-          listed_at: '@startedAt',
-        },
-      }),
-      {
-        runId: bind.key(run.runId),
-        definitionId: bind.key(run.definitionId),
-        mode: bind.key(run.mode),
-        trigger: bind.key(run.trigger),
-        status: bind.key(run.status),
-        sourceId: bind.key(run.sourceId ?? null),
-        startedAt: bind.time(isoOrThrow(run.startedAt, 'startedAt')),
-        finishedAt: finishedAt(run.finishedAt),
-        highWater: bind.text(run.highWater ?? null),
-        ...counters,
-        batchesExpected: bind.int(run.batchesExpected),
-        batchesSettled: bind.int(run.batchesSettled),
-        error: bind.text(run.error ?? null),
-        plan: bind.json(run.plan),
-      },
-    );
-    return res.count === 1;
+    const startedAt = bind.time(isoOrThrow(run.startedAt, 'startedAt'));
+    const row: SqlValues = {
+      definition_id: bind.key(run.definitionId),
+      mode: bind.key(run.mode),
+      run_trigger: bind.key(run.trigger),
+      status: bind.key(run.status),
+      source_id: bind.key(run.sourceId ?? null),
+      started_at: startedAt,
+      finished_at: finishedAt(run.finishedAt),
+      high_water: bind.text(run.highWater ?? null),
+      ...Object.fromEntries(COUNT_KEYS.map((k) => [COUNTER_COLUMNS[k], bind.int(run.counts[k])])),
+      batches_expected: bind.int(run.batchesExpected),
+      batches_settled: bind.int(run.batchesSettled),
+      error: bind.text(run.error ?? null),
+      run_plan: bind.json(run.plan),
+      // The start time at creation: listing order never shifts when a run is patched later.
+      listed_at: startedAt,
+    };
+    const key = { run_id: bind.key(run.runId) };
+    const text = this.db.dialect.insertIfAbsent(this.table, { key: placeholders(key), values: placeholders(row) });
+    return (await this.db.query(`creating run '${run.runId}'`, text, { ...key, ...row })).count === 1;
   }
 
   async read(runId: string): Promise<RunRecord | null> {
@@ -147,12 +127,8 @@ export class SqlRunStorage implements RunStorage {
   async update(runId: string, patch: RunPatch): Promise<RunRecord | null> {
     const columns = patchColumns(patch);
     if (columns.length === 0) return this.read(runId);
-    const values: SqlValues = { runId: bind.key(runId) };
-    const sets = columns.map(([column, value], i) => {
-      values[`p${i}`] = value;
-      return `${column} = @p${i}`;
-    });
-    return this.changed(`updating run '${runId}'`, sets.join(', '), values);
+    const values: SqlValues = Object.fromEntries(columns);
+    return this.changed(`updating run '${runId}'`, setList(placeholders(values)).join(', '), { runId: bind.key(runId), ...values });
   }
 
   increment(runId: string, deltas: CounterDeltas): Promise<RunRecord | null> {

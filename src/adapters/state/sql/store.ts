@@ -1,4 +1,5 @@
 import { ComposedStateStore } from '../composed-store';
+import type { SqlMigration } from '../migrations/postgres';
 import { SqlConfigStorage } from './config-records';
 import { SqlCursors } from './cursors';
 import type { SqlDb } from './db';
@@ -12,7 +13,15 @@ import { sqlReconcilePasses, sqlSlots } from './schedule';
 
 /** The state store over a SQL engine: every aggregate's SQL storage, over one `SqlDb`. The engine adds connections and migrations. */
 export abstract class SqlStateStore extends ComposedStateStore {
-  protected constructor(db: SqlDb) {
+  /**
+   * @param schemaName the state schema, unquoted (the dialect holds it quoted)
+   * @param migrations the engine's migrations, applied by `init`
+   */
+  protected constructor(
+    protected readonly db: SqlDb,
+    protected readonly schemaName: string,
+    protected readonly migrations: SqlMigration[],
+  ) {
     super({
       config: new SqlConfigStorage(db),
       ledger: new SqlLedgerStorage(db),
@@ -25,5 +34,9 @@ export abstract class SqlStateStore extends ComposedStateStore {
       reconcilePasses: sqlReconcilePasses(db),
       driftReports: new SqlDriftReportStorage(db),
     });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('ping', 'SELECT 1 AS ok');
   }
 }

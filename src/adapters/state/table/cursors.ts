@@ -1,7 +1,6 @@
-import type { TableEntity } from '@azure/data-tables';
 import type { CursorRecord, CursorStore } from '../../../core/ports/state';
-import { checkEntitySize, encodeKey, getText, num, putText, str, type Props } from './keys';
-import { fail, type StateTables } from './tables';
+import { encodeKey, getText, num, putText, str, type Props } from './keys';
+import type { StateTables } from './tables';
 
 /** Cursors in `<p>Cursors`: PK = definition, RK = source, the position as (chunked) text. */
 export class TableCursors implements CursorStore {
@@ -21,11 +20,6 @@ export class TableCursors implements CursorStore {
       updatedAt: new Date().toISOString(),
     };
     putText(entity, 'position', cursor.position);
-    checkEntitySize(entity, 'cursor position');
-    try {
-      await this.tables.client.Cursors.upsertEntity(entity as TableEntity, 'Replace');
-    } catch (error) {
-      fail(error, 'saving the cursor');
-    }
+    await this.tables.upsert('Cursors', entity, 'the cursor position');
   }
 }

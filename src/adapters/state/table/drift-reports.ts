@@ -1,8 +1,7 @@
-import type { TableEntity } from '@azure/data-tables';
 import type { DriftReportRecord } from '../../../core/ports/state';
 import type { DriftReportStorage } from '../drift-reports';
-import { checkEntitySize, encodeKey, getJson, putJson, str, type Props } from './keys';
-import { fail, type StateTables } from './tables';
+import { encodeKey, getJson, putJson, str, type Props } from './keys';
+import type { StateTables } from './tables';
 
 /** Drift reports in `<p>Drift`: PK = definition, RK = report id, the findings as chunked JSON. */
 export class TableDriftReportStorage implements DriftReportStorage {
@@ -16,12 +15,7 @@ export class TableDriftReportStorage implements DriftReportStorage {
       status: report.status,
     };
     putJson(entity, 'report', report.report);
-    checkEntitySize(entity, `drift report '${report.reportId}'`);
-    try {
-      await this.tables.client.Drift.upsertEntity(entity as TableEntity, 'Replace');
-    } catch (error) {
-      fail(error, 'saving the drift report');
-    }
+    await this.tables.upsert('Drift', entity, `drift report '${report.reportId}'`);
   }
 
   async read(definitionId: string, reportId: string): Promise<DriftReportRecord | null> {

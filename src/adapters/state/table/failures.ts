@@ -1,9 +1,9 @@
-import { odata, type TableEntity } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import type { FailureRecord } from '../../../core/ports/state';
 import { mapLimit } from '../common';
 import type { FailureStorage } from '../failures';
-import { checkEntitySize, decodeKey, encodeKey, getJson, getText, num, putJson, putText, str, type Props } from './keys';
-import { fail, type Row, type StateTables } from './tables';
+import { decodeKey, encodeKey, getJson, getText, num, putJson, putText, str, type Props } from './keys';
+import type { Row, StateTables } from './tables';
 
 /** Row failures in `<p>Failures`: PK = definition, RK = identity hash. */
 export class TableFailureStorage implements FailureStorage {
@@ -22,12 +22,7 @@ export class TableFailureStorage implements FailureStorage {
     if (failure.lastRunId !== undefined) entity.lastRunId = failure.lastRunId;
     putJson(entity, 'key', failure.key);
     putText(entity, 'lastError', failure.lastError);
-    checkEntitySize(entity, `failure of ${failure.identityHash}`);
-    try {
-      await this.tables.client.Failures.upsertEntity(entity as TableEntity, 'Replace');
-    } catch (error) {
-      fail(error, 'saving a row failure');
-    }
+    await this.tables.upsert('Failures', entity, `the failure of ${failure.identityHash}`);
   }
 
   async list(definitionId: string, includeQuarantined: boolean): Promise<FailureRecord[]> {

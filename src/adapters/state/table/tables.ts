@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { odata, RestError, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import type { Page } from '../../../core/ports/state';
 import { chunk, decodePageToken, encodePageToken, invalidInput, mapLimit, rethrowIfSyncError, stateConflict, stateUnavailable, type PageRequest } from '../common';
-import type { Props } from './keys';
+import { checkEntitySize, type Props } from './keys';
 
 /**
  * The tables of one Table Storage state store and the row access every aggregate uses. Every
@@ -139,6 +139,16 @@ export class StateTables {
     } catch (error) {
       if (isStatus(error, 404)) return false;
       fail(error, `deleting from ${table}`);
+    }
+  }
+
+  /** Inserts or replaces a row whatever is stored; `what` names the record in errors ("drift report 'r1'"). */
+  async upsert(table: TableName, entity: Props, what: string): Promise<void> {
+    checkEntitySize(entity, what);
+    try {
+      await this.client[table].upsertEntity(entity as TableEntity<Props>, 'Replace');
+    } catch (error) {
+      fail(error, `saving ${what}`);
     }
   }
 
