@@ -8,7 +8,7 @@ import { distinct, invalidInput, stateConflict } from './common';
  * identity), one identity per (definition, list, item).
  */
 
-const LEDGER_STATES: ReadonlySet<string> = new Set<LedgerState>(['pending', 'synced', 'moving', 'deleted']);
+const LEDGER_STATES: ReadonlySet<string> = new Set<LedgerState>(['pending', 'synced', 'moving']);
 
 export interface LedgerStorage {
   /** Most entries one scan page may hold. */

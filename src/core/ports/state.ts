@@ -39,7 +39,7 @@ export interface StoredDefinition extends Versioned {
   lists?: Record<string, string>;
 }
 
-export type LedgerState = 'pending' | 'synced' | 'moving' | 'deleted';
+export type LedgerState = 'pending' | 'synced' | 'moving';
 
 export interface LedgerEntry {
   definitionId: string;

@@ -64,6 +64,14 @@ export function ledgerContract(ctx: ContractContext): void {
       await expectSyncError(ctx.store.putLedger([entry(def, 'a', 'list-1', '1'), entry(def, 'b', 'list-1', '1')]), 'state_conflict');
     });
 
+    it('an entry in a state the ledger does not know (deleted entries are removed, not marked) is refused before anything is written', async () => {
+      const def = `def-${uid()}`;
+      for (const state of ['deleted', 'gone']) {
+        await expectSyncError(ctx.store.putLedger([entry(def, 'a', 'list-1', '1'), entry(def, 'b', 'list-1', '2', { state: state as never })]), 'state_invalid');
+      }
+      expect((await ctx.store.getLedger(def, [hash('a'), hash('b')])).size).toBe(0);
+    });
+
     it('two identities swapping items in one batch keep the index exact', async () => {
       const def = `def-${uid()}`;
       await ctx.store.putLedger([entry(def, 'a', 'list-1', '1'), entry(def, 'b', 'list-1', '2')]);
