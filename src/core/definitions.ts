@@ -199,3 +199,6 @@ export const SyncDefinitionInput = z
   .strict();
 export type SyncDefinitionInput = z.input<typeof SyncDefinitionInput>;
 export type SyncDefinition = z.output<typeof SyncDefinitionInput>;
+
+/** The connection id of the one primary source (the schema guarantees there is exactly one). */
+export const primarySource = (def: Pick<SyncDefinition, 'sources'>): string => def.sources.find((s) => s.role === 'primary')!.connectionId;

@@ -1,3 +1,4 @@
+import { primarySource } from '../../core/definitions';
 import { isSyncError, notFound } from '../../core/errors';
 import type { FailoverEvent, FailoverStore, Page, SourceHealthRecord, StoredDefinition } from '../../core/ports/state';
 import { backoff, invalidInput, isoOrThrow, MODULE, pageRequest, type PageRequest } from './common';
@@ -59,7 +60,7 @@ export class FailoverBook implements FailoverStore {
       const stored = await this.config.get('definition', definitionId);
       if (!stored) throw notFound(MODULE, 'definition', definitionId);
       const sources = stored.definition.sources;
-      if (primaryOf(stored) !== from) return null;
+      if (primarySource(stored.definition) !== from) return null;
       if (!sources.some((s) => s.connectionId === to)) invalid(`'${to}' is not a source of definition '${definitionId}'`);
       const next: StoredDefinition = {
         ...stored,
@@ -76,8 +77,6 @@ export class FailoverBook implements FailoverStore {
     }
   }
 }
-
-export const primaryOf = (stored: StoredDefinition): string => stored.definition.sources.find((s) => s.role === 'primary')?.connectionId ?? stored.activeSourceId;
 
 function invalid(message: string): never {
   throw invalidInput(message);

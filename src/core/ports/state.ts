@@ -86,7 +86,7 @@ export interface RunRecord {
   runId: string;
   definitionId: string;
   mode: RunMode;
-  trigger: 'schedule' | 'manual' | 'continuation' | 'retry';
+  trigger: 'schedule' | 'manual' | 'continuation' | 'retry' | 'failover';
   status: RunStatus;
   sourceId?: string;
   startedAt: string;
