@@ -6,8 +6,9 @@ import type { SyncDeps } from '../../src/sync/deps';
 import { probeAndFailover } from '../../src/sync/failover/automatic';
 import { failover, type FailoverRequest } from '../../src/sync/failover/failover';
 import { assertInvariant } from '../support/invariant';
-import { startPgCluster, streamingReplicationAvailable, type PgCluster } from '../support/pg-cluster';
-import { startStack, type Stack } from '../support/stack';
+import { startFailoverStack, type FailoverStack } from '../support/failover-stack';
+import { streamingReplicationAvailable, type PgCluster } from '../support/pg-cluster';
+import type { Stack } from '../support/stack';
 
 /**
  * Manual failover and its cursor policies, on a primary and its standby (both up): `carry`
@@ -18,17 +19,14 @@ import { startStack, type Stack } from '../support/stack';
 const servers = streamingReplicationAvailable() ? 'a PostgreSQL primary and its streaming standby' : 'two PGlite databases kept in step by the test';
 
 describe(`manual failover (${servers})`, () => {
+  let env: FailoverStack;
   let stack: Stack;
   let cluster: PgCluster;
   let standby: Client;
   let deps: SyncDeps;
   const request = (to: string, cursorPolicy: 'carry' | 'rescan', extra: Partial<FailoverRequest> = {}): FailoverRequest => ({ to, cursorPolicy, trigger: 'manual', by: 'admin@test', reason: 'test', leaseWaitMs: 5000, ...extra });
 
-  const addSource = async (id: string, url: string) => {
-    const u = new URL(url);
-    process.env[`SECRET_${stack.id.toUpperCase()}_${id.toUpperCase().replace(/-/g, '_')}`] = decodeURIComponent(u.password);
-    await stack.state.putSource({ id, engine: 'postgres', host: u.hostname, port: Number(u.port || 5432), database: decodeURIComponent(u.pathname.slice(1)) || 'postgres', user: decodeURIComponent(u.username) || 'postgres', secretRef: `${stack.id}-${id}`, tls: { enabled: false, rejectUnauthorized: false } });
-  };
+  const addSource = (id: string, url: string) => env.addSource(id, url);
   const addDefinition = async (id: string, table: string, cursor: DefinitionInput['cursor'], extra: Partial<DefinitionInput> = {}) => {
     const definition = SyncDefinitionInput.parse({
       id,
@@ -54,28 +52,20 @@ describe(`manual failover (${servers})`, () => {
   };
 
   beforeAll(async () => {
-    cluster = await startPgCluster();
-    stack = await startStack();
-    await cluster.write(`
+    env = await startFailoverStack(`
       CREATE TABLE public.events_ts (id integer PRIMARY KEY, label text NOT NULL, amount integer NOT NULL, updated_at timestamptz NOT NULL);
       INSERT INTO public.events_ts SELECT g, 'row ' || g, g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' FROM generate_series(1, 30) g;
       CREATE TABLE public.events_int (id integer PRIMARY KEY, label text NOT NULL, amount integer NOT NULL, seq bigint NOT NULL);
       INSERT INTO public.events_int SELECT g, 'row ' || g, g, g FROM generate_series(1, 30) g;`);
+    ({ stack, cluster, standby, deps } = env);
     await addSource('db-a', cluster.primaryUrl);
     await addSource('db-b', cluster.standbyUrl);
     await addSource('db-b2', cluster.standbyUrl);
     await addSource('db-dead', `postgres://postgres@127.0.0.1:${await freePort()}/postgres`);
     await addSource('db-empty', process.env.TEST_PG_URL!); // reachable, but without the tables
-    deps = { ...stack.deps, settings: { ...stack.deps.settings, probeIntervalMs: 0, probeTimeoutMs: 5000 } };
-    standby = new Client({ connectionString: cluster.standbyUrl });
-    await standby.connect();
   }, 120_000);
 
-  afterAll(async () => {
-    await standby?.end();
-    await stack?.stop();
-    await cluster?.close();
-  });
+  afterAll(() => env?.stop());
 
   it('carry on a timestamp cursor: the new primary is read from the old mark minus the look-back window, no writes', async () => {
     await addDefinition('ts-carry', 'events_ts', { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 120 });

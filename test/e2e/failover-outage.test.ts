@@ -3,8 +3,9 @@ import { SyncDefinitionInput } from '../../src/core/definitions';
 import type { SyncDeps } from '../../src/sync/deps';
 import { probeAndFailover } from '../../src/sync/failover/automatic';
 import { assertInvariant } from '../support/invariant';
-import { startPgCluster, streamingReplicationAvailable, type PgCluster } from '../support/pg-cluster';
-import { startStack, type Stack } from '../support/stack';
+import { startFailoverStack, type FailoverStack } from '../support/failover-stack';
+import { streamingReplicationAvailable, type PgCluster } from '../support/pg-cluster';
+import type { Stack } from '../support/stack';
 
 /**
  * Automatic failover on a real outage: a PostgreSQL primary and its streaming standby, both
@@ -15,6 +16,7 @@ import { startStack, type Stack } from '../support/stack';
 const servers = streamingReplicationAvailable() ? 'a PostgreSQL primary and its streaming standby' : 'two PGlite databases kept in step by the test (no PostgreSQL binaries here)';
 
 describe(`automatic failover on a real outage (${servers})`, () => {
+  let env: FailoverStack;
   let stack: Stack;
   let cluster: PgCluster;
   let standby: Client;
@@ -23,16 +25,12 @@ describe(`automatic failover on a real outage (${servers})`, () => {
   const selectAll = 'SELECT * FROM public.orders';
 
   beforeAll(async () => {
-    cluster = await startPgCluster();
-    stack = await startStack();
-    await cluster.write(`
+    env = await startFailoverStack(`
       CREATE TABLE public.orders (id integer PRIMARY KEY, customer text NOT NULL, amount numeric(10,2) NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
       INSERT INTO public.orders (id, customer, amount) SELECT g, 'Customer ' || g, g * 1.5 FROM generate_series(1, 40) g;`);
-    for (const [name, url] of [['a', cluster.primaryUrl], ['b', cluster.standbyUrl]] as const) {
-      const u = new URL(url);
-      process.env[`SECRET_${stack.id.toUpperCase()}_${name.toUpperCase()}`] = '';
-      await stack.state.putSource({ id: `db-${name}`, engine: 'postgres', host: u.hostname, port: Number(u.port), database: 'postgres', user: 'postgres', secretRef: `${stack.id}-${name}`, tls: { enabled: false, rejectUnauthorized: false } });
-    }
+    ({ stack, cluster, standby, deps } = env);
+    await env.addSource('db-a', cluster.primaryUrl);
+    await env.addSource('db-b', cluster.standbyUrl);
     const definition = SyncDefinitionInput.parse({
       id,
       sources: [
@@ -49,17 +47,9 @@ describe(`automatic failover on a real outage (${servers})`, () => {
       failover: { automatic: true, afterFailures: 2, holdDownMinutes: 30 },
     });
     await stack.state.putDefinition({ definition, mappingVersion: 0, activeSourceId: 'db-a' });
-    // Every timer tick probes (the interval is the deployment's setting; here each call is a tick).
-    deps = { ...stack.deps, settings: { ...stack.deps.settings, probeIntervalMs: 0, probeTimeoutMs: 5000 } };
-    standby = new Client({ connectionString: cluster.standbyUrl });
-    await standby.connect();
   }, 120_000);
 
-  afterAll(async () => {
-    await standby?.end();
-    await stack?.stop();
-    await cluster?.close();
-  });
+  afterAll(() => env?.stop());
 
   it('syncs from the primary while both servers are up, and the probes find both healthy', async () => {
     const run = await stack.run(id);

@@ -1,9 +1,10 @@
 import { SyncDefinitionInput } from '../../src/core/definitions';
+import type { CursorPosition } from '../../src/core/ports/source';
 import { carryCursor } from '../../src/sync/failover/cursor-policy';
 import { ordersDefinition } from './fixtures';
 
 describe('failover cursor policy', () => {
-  const mark = { at: 'mark', value: '0x00000000000007D1' } as const;
+  const mark: CursorPosition = { at: 'mark', value: '0x00000000000007D1' };
   it('a rowversion cursor carries only between sources declared the same database, else it is rescanned', () => {
     const cursor = { kind: 'rowversion', column: 'rv' } as const;
     expect(carryCursor({ cursor, position: mark, requested: 'carry', sameDatabase: true })).toEqual({ applied: 'carry', position: mark });
@@ -11,8 +12,8 @@ describe('failover cursor policy', () => {
   });
 
   it('a timestamp cursor mid-pass carries as a mark, so the look-back window is re-read; an integer one keeps its exact keyset position', () => {
-    const row = { at: 'row', value: '2024-01-01 00:30:00+00', key: ['7'] } as const;
-    expect(carryCursor({ cursor: { kind: 'timestamp', column: 'u', lookbackSeconds: 60 }, position: row, requested: 'carry', sameDatabase: false })).toEqual({ applied: 'carry', position: { at: 'mark', value: row.value } });
+    const row: CursorPosition = { at: 'row', value: '2024-01-01 00:30:00+00', key: ['7'] };
+    expect(carryCursor({ cursor: { kind: 'timestamp', column: 'u', lookbackSeconds: 60 }, position: row, requested: 'carry', sameDatabase: false })).toEqual({ applied: 'carry', position: { at: 'mark', value: '2024-01-01 00:30:00+00' } });
     expect(carryCursor({ cursor: { kind: 'integer', column: 'seq' }, position: row, requested: 'carry', sameDatabase: false })).toEqual({ applied: 'carry', position: row });
   });
 
