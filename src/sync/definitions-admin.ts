@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SharePointConnection, SourceConnection, SyncDefinition } from '../core/definitions';
 import { configError, conflict, isSyncError, notFound, SyncError, type FieldIssue } from '../core/errors';
-import { resolveMapping, sanitiseColumnName, type ResolvedMapping } from '../core/mapping';
+import { ColumnNames, resolveMapping, sanitiseColumnName, type ResolvedMapping } from '../core/mapping';
 import { isValidNcrontab } from '../core/ncrontab';
 import type { RunMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
@@ -241,15 +241,23 @@ async function describeQualified(source: SourceDatabase, given: TableRef): Promi
   }
 }
 
-/** The table as introspected (names checked against the catalog, never spliced into SQL) plus the default SharePoint column for each column. */
+/**
+ * The table as introspected (names checked against the catalog, never spliced into SQL) plus the
+ * default SharePoint column for each column, named as provisioning would name it when every
+ * supported column is mapped in table order (unsupported ones are named after them).
+ */
 export async function describeSourceTable(deps: Pick<AdminDeps, 'source'>, connectionId: string, table: TableRef): Promise<TableDescription> {
   const schema = await describeQualified(await deps.source(connectionId), table);
+  const proposals = schema.columns.map((column) => proposeColumn(column));
+  const names = new ColumnNames();
+  const supportedNames = new Map(schema.columns.flatMap((column, i) => (proposals[i]!.supported ? [[i, names.claim(sanitiseColumnName(column.name))] as const] : [])));
   return {
     ...schema,
     defaultKey: defaultKey(schema),
-    columns: schema.columns.map((column) => {
-      const p = proposeColumn(column);
-      return { ...column, proposed: { name: sanitiseColumnName(column.name), spType: p.spType, supported: p.supported, maxLength: p.maxLength, decimalPlaces: p.decimalPlaces, choices: p.choices, reason: p.reason, warnings: p.warnings } };
+    columns: schema.columns.map((column, i) => {
+      const p = proposals[i]!;
+      const name = supportedNames.get(i) ?? names.claim(sanitiseColumnName(column.name));
+      return { ...column, proposed: { name, spType: p.spType, supported: p.supported, maxLength: p.maxLength, decimalPlaces: p.decimalPlaces, choices: p.choices, reason: p.reason, warnings: p.warnings } };
     }),
   };
 }
