@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SecretRef, SharePointConnectionInput, SourceConnectionInput, SqlIdentifier, SyncDefinitionInput } from '../../core/definitions';
+import { SecretRef, SharePointConnectionInput, SiteId, SourceConnectionInput, SqlIdentifier, SyncDefinitionInput } from '../../core/definitions';
 
 /**
  * The management API's own schemas: route parameters, query strings, bodies that differ from
@@ -21,12 +21,7 @@ export const IdParams = z.object({ id: ConfigId });
  */
 export const TableParams = z.object({ id: ConfigId, schema: SqlIdentifier, table: SqlIdentifier });
 
-/** Graph site ids (`host,guid,guid`): no "/", "?" or "#", so the id cannot steer the Graph URL it is put into. */
-export const SiteId = z
-  .string()
-  .min(1)
-  .max(512)
-  .regex(/^[A-Za-z0-9.,:_-]+$/, 'a Graph site id such as contoso.sharepoint.com,<guid>,<guid>');
+export { SiteId };
 export const SiteParams = z.object({ id: ConfigId, siteId: SiteId });
 
 export const RunId = z

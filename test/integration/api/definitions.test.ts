@@ -75,6 +75,15 @@ describe('creating, reading, replacing and deleting definitions', () => {
     expectProblem(await api.call('GET', '/definitions/typos'), 404);
   });
 
+  it('refuses a target.siteId that could steer the Graph URL (400 at target.siteId), as the API\'s SiteId does', async () => {
+    for (const siteId of ['contoso.sharepoint.com:/sites/x', 'a/../../users', 'site?x=1', 'site#frag']) {
+      const response = await api.call('POST', '/definitions', { body: definition('steer', { target: { connectionId: 'sp', siteId } }) });
+      expectProblem(response, 400);
+      expect(fieldPaths(response)).toEqual(['target.siteId']);
+    }
+    expectProblem(await api.call('GET', '/definitions/steer'), 404);
+  });
+
   it('refuses a second definition with the same id (409)', async () => {
     await create('twice');
     expectProblem(await api.call('POST', '/definitions', { body: definition('twice') }), 409);
