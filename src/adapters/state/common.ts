@@ -1,4 +1,5 @@
 import { configError, conflict, SyncError, transientError } from '../../core/errors';
+import { redact } from '../../core/ports/logger';
 import type { LedgerEntry, LedgerState, ProgressCounter, RunCounts, RunRecord } from '../../core/ports/state';
 
 /** Helpers shared by every state-store adapter, so that all three behave alike. */
@@ -21,6 +22,12 @@ export const recordTooLarge = (what: string, size: number, limit: number) =>
   configError(MODULE, 'state_record_too_large', `${what} is ${size} characters of JSON, more than the state store keeps (${limit}); store less detail`, {
     status: 413,
   });
+
+/**
+ * Error text as it is stored (run errors, failure reasons): a driver message may echo a
+ * connection string or password, and these records are shown to every reader of the API.
+ */
+export const storedErrorText = <T extends string | null | undefined>(text: T): T => (typeof text === 'string' ? (redact(text) as T) : text);
 
 export const invalidInput = (message: string) => configError(MODULE, 'state_invalid', message, { status: 422 });
 

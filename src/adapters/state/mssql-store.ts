@@ -27,6 +27,7 @@ import {
   rethrowIfSyncError,
   stateConflict,
   stateUnavailable,
+  storedErrorText,
   withoutVersion,
 } from './common';
 import type { SqlMigration } from './migrations/postgres';
@@ -512,7 +513,7 @@ export class SqlServerStateStore implements StateStore {
       highWater: P.text(run.highWater ?? null),
       batchesExpected: P.int(run.batchesExpected),
       batchesSettled: P.int(run.batchesSettled),
-      error: P.text(run.error ?? null),
+      error: P.text(storedErrorText(run.error ?? null)),
       plan: P.text(jsonOrNull(run.plan)),
     };
     for (const k of COUNT_KEYS) params[`n_${k}`] = P.int(run.counts[k]);
@@ -552,7 +553,7 @@ export class SqlServerStateStore implements StateStore {
     if (patch.startedAt !== undefined) set('started_at', P.time(isoOrThrow(patch.startedAt, 'startedAt')));
     if ('finishedAt' in patch) set('finished_at', P.time(patch.finishedAt ? isoOrThrow(patch.finishedAt, 'finishedAt') : null));
     if ('highWater' in patch) set('high_water', P.text(patch.highWater ?? null));
-    if ('error' in patch) set('error', P.text(patch.error ?? null));
+    if ('error' in patch) set('error', P.text(storedErrorText(patch.error ?? null)));
     if ('plan' in patch) set('run_plan', P.text(jsonOrNull(patch.plan)));
     if (patch.batchesExpected !== undefined) set('batches_expected', P.int(patch.batchesExpected));
     if (patch.batchesSettled !== undefined) set('batches_settled', P.int(patch.batchesSettled));
@@ -640,7 +641,7 @@ export class SqlServerStateStore implements StateStore {
         identityHash: P.key(f.identityHash),
         rowKey: P.text(JSON.stringify(f.key)),
         attempts: P.int(f.attempts),
-        lastError: P.text(f.lastError),
+        lastError: P.text(storedErrorText(f.lastError)),
         lastRunId: P.key(f.lastRunId ?? null),
         quarantined: P.bit(f.quarantined),
         firstFailedAt: P.time(isoOrThrow(f.firstFailedAt, 'firstFailedAt')),

@@ -27,6 +27,7 @@ import {
   rethrowIfSyncError,
   stateConflict,
   stateUnavailable,
+  storedErrorText,
   withoutVersion,
 } from './common';
 import { POSTGRES_MIGRATIONS, type SqlMigration } from './migrations/postgres';
@@ -402,7 +403,7 @@ export class PostgresStateStore implements StateStore {
           run.counts.failed,
           run.batchesExpected,
           run.batchesSettled,
-          run.error ?? null,
+          storedErrorText(run.error ?? null),
           jsonOrNull(run.plan),
         ],
       );
@@ -432,7 +433,7 @@ export class PostgresStateStore implements StateStore {
     if (patch.startedAt !== undefined) set('started_at', isoOrThrow(patch.startedAt, 'startedAt'));
     if ('finishedAt' in patch) set('finished_at', patch.finishedAt ? isoOrThrow(patch.finishedAt, 'finishedAt') : null);
     if ('highWater' in patch) set('high_water', patch.highWater ?? null);
-    if ('error' in patch) set('error', patch.error ?? null);
+    if ('error' in patch) set('error', storedErrorText(patch.error ?? null));
     if ('plan' in patch) set('run_plan', jsonOrNull(patch.plan), '::jsonb');
     if (patch.batchesExpected !== undefined) set('batches_expected', patch.batchesExpected);
     if (patch.batchesSettled !== undefined) set('batches_settled', patch.batchesSettled);
@@ -505,7 +506,7 @@ export class PostgresStateStore implements StateStore {
         f.identityHash,
         JSON.stringify(f.key),
         f.attempts,
-        f.lastError,
+        storedErrorText(f.lastError),
         f.lastRunId ?? null,
         f.quarantined,
         isoOrThrow(f.firstFailedAt, 'firstFailedAt'),

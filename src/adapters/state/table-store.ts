@@ -35,6 +35,7 @@ import {
   rethrowIfSyncError,
   stateConflict,
   stateUnavailable,
+  storedErrorText,
   withoutVersion,
 } from './common';
 import { checkEntitySize, decodeKey, encodeKey, getJson, getText, invertedTime, num, putJson, putText, str, type Props } from './table-keys';
@@ -641,7 +642,7 @@ export class TableStateStore implements StateStore {
     if (run.finishedAt) e.finishedAt = run.finishedAt;
     for (const k of COUNT_KEYS) e[`n_${k}`] = run.counts[k];
     putText(e, 'highWater', run.highWater);
-    putText(e, 'error', run.error);
+    putText(e, 'error', storedErrorText(run.error));
     putJson(e, 'plan', run.plan);
     checkEntitySize(e, `run '${run.runId}'`);
     return e as TableEntity<Props>;
@@ -791,7 +792,7 @@ export class TableStateStore implements StateStore {
     };
     if (failure.lastRunId !== undefined) entity.lastRunId = failure.lastRunId;
     putJson(entity, 'key', failure.key);
-    putText(entity, 'lastError', failure.lastError);
+    putText(entity, 'lastError', storedErrorText(failure.lastError));
     checkEntitySize(entity, `failure of ${failure.identityHash}`);
     try {
       await this.tables.Failures.upsertEntity(entity as TableEntity, 'Replace');

@@ -456,6 +456,24 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
         await store.deleteFailures(def, [hash('a'), hash('b'), hash('zzz')]);
         expect(await store.getFailures(def, { includeQuarantined: true })).toEqual([]);
       });
+
+      it('a password or connection string in a driver error never reaches the store, in failure reasons or run errors', async () => {
+        const def = `def-${uid()}`;
+        const at = '2025-01-01T00:00:00.000Z';
+        const driverText = 'connect failed: postgres://sync:Hunter2Secret@db.internal:5432/app (Server=db;User Id=sa;Password=Hunter2Secret;)';
+        await store.putFailure({ definitionId: def, identityHash: hash('x'), key: [1], attempts: 1, lastError: driverText, quarantined: false, firstFailedAt: at, lastFailedAt: at });
+        const [failure] = await store.getFailures(def);
+        expect(failure!.lastError).not.toContain('Hunter2Secret');
+        expect(failure!.lastError).toContain('db.internal:5432'); // the rest stays, to act on
+
+        const runId = `run-${uid()}`;
+        await store.createRun(run(def, runId, new Date(), { error: driverText }));
+        expect((await store.getRun(runId))!.error).not.toContain('Hunter2Secret');
+        await store.updateRun(runId, { status: 'failed', error: `planning failed: ${driverText}` });
+        const stored = await store.getRun(runId);
+        expect(stored!.error).not.toContain('Hunter2Secret');
+        expect(stored!.error).toContain('planning failed');
+      });
     });
 
     describe('moves', () => {
