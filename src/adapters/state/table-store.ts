@@ -71,6 +71,8 @@ export type TableStateStoreOptions = ({ connectionString: string } | { accountUr
   lookup?: 'point' | 'filter';
   /** Requests in flight for one batch read or write. */
   concurrency?: number;
+  /** How long run-row updates keep retrying under contention (default 25 s); tests shorten it. */
+  counterDeadlineMs?: number;
 };
 
 const TABLES = ['Config', 'Ledger', 'Runs', 'RunIds', 'Cursors', 'Failures', 'Moves', 'Leases', 'Schedule', 'Drift'] as const;
@@ -108,6 +110,9 @@ function fail(error: unknown, what: string): never {
   throw stateUnavailable(`${what}: Table Storage is unavailable`, error);
 }
 
+/** Contention that outlasted the retries is transient: the caller's retry (a redelivery) will get through. */
+const stillContended = (what: string, error: unknown) => stateUnavailable(`${what}: kept colliding with concurrent writers; retry later`, error);
+
 interface LedgerRow {
   entry: LedgerEntry;
   etag: string;
@@ -123,6 +128,7 @@ export class TableStateStore implements StateStore {
   private readonly tables: Record<TableName, TableClient>;
   private readonly lookup: 'point' | 'filter';
   private readonly concurrency: number;
+  private readonly counterDeadlineMs: number;
   /** runId → where its row lives; immutable once written, so caching is safe. */
   private readonly runLocations = new Map<string, { pk: string; rk: string }>();
 
@@ -131,6 +137,7 @@ export class TableStateStore implements StateStore {
     if (!/^[A-Za-z][A-Za-z0-9]{0,50}$/.test(prefix)) throw invalidInput(`table prefix '${prefix}' must be letters and digits, starting with a letter`);
     this.lookup = options.lookup ?? 'point';
     this.concurrency = options.concurrency ?? 32;
+    this.counterDeadlineMs = options.counterDeadlineMs ?? COUNTER_DEADLINE_MS;
     const make = (name: string): TableClient => {
       if ('connectionString' in options) {
         // Azurite speaks plain HTTP; the SDK refuses that unless told it is intended.
@@ -287,6 +294,7 @@ export class TableStateStore implements StateStore {
           await backoff(attempt);
           continue;
         }
+        if (isStatus(error, 404, 409, 412)) throw stillContended(`saving ${what}`, error);
         fail(error, `saving ${what}`);
       }
     }
@@ -721,7 +729,7 @@ export class TableStateStore implements StateStore {
   private async mutateRun(runId: string, change: (run: RunRecord) => RunRecord): Promise<RunRecord> {
     const location = await this.locateRun(runId);
     if (!location) throw notFound(MODULE, 'run', runId);
-    const deadline = Date.now() + COUNTER_DEADLINE_MS;
+    const deadline = Date.now() + this.counterDeadlineMs;
     for (let attempt = 0; ; attempt++) {
       const row = await this.get('Runs', location.pk, location.rk);
       if (!row) throw notFound(MODULE, 'run', runId);
@@ -730,7 +738,8 @@ export class TableStateStore implements StateStore {
         await this.tables.Runs.updateEntity(this.runEntity(next, location.pk, location.rk), 'Replace', { etag: row.etag });
         return next;
       } catch (error) {
-        if (!isStatus(error, 412) || Date.now() > deadline) fail(error, `updating run '${runId}'`);
+        if (!isStatus(error, 412)) fail(error, `updating run '${runId}'`);
+        if (Date.now() > deadline) throw stillContended(`updating run '${runId}'`, error);
         await backoff(attempt, 2, 50);
       }
     }
@@ -750,7 +759,7 @@ export class TableStateStore implements StateStore {
     const location = await this.locateRun(runId);
     if (!location) throw notFound(MODULE, 'run', runId);
     const mark = { partitionKey: location.pk, rowKey: runMarkKey(runId, key), runId, key };
-    const deadline = Date.now() + COUNTER_DEADLINE_MS;
+    const deadline = Date.now() + this.counterDeadlineMs;
     for (let attempt = 0; ; attempt++) {
       const row = await this.get('Runs', location.pk, location.rk);
       if (!row) throw notFound(MODULE, 'run', runId);
@@ -768,7 +777,8 @@ export class TableStateStore implements StateStore {
           if (!now) throw notFound(MODULE, 'run', runId);
           return { run: now, applied: false };
         }
-        if (!isStatus(error, 412) || Date.now() > deadline) fail(error, `updating run '${runId}'`);
+        if (!isStatus(error, 412)) fail(error, `updating run '${runId}'`);
+        if (Date.now() > deadline) throw stillContended(`updating run '${runId}'`, error);
         await backoff(attempt, 2, 50);
       }
     }

@@ -30,6 +30,31 @@ describe('Table Storage specifics', () => {
   beforeAll(() => store.init());
   afterAll(() => store.dropAll());
 
+  it('contention on a run row that outlasts the retries is transient (state_unavailable), never a config-class state_conflict', async () => {
+    const impatient = new TableStateStore({ connectionString, tablePrefix: `${prefix}x`, counterDeadlineMs: 0 });
+    const runId = `run-${randomBytes(4).toString('hex')}`;
+    await store.createRun({
+      runId,
+      definitionId: 'def-hot',
+      mode: 'incremental',
+      trigger: 'schedule',
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 },
+      batchesExpected: 0,
+      batchesSettled: 0,
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) => (i % 2 ? impatient.incrementRun(runId, { batchesSettled: 1 }) : impatient.incrementRunOnce(runId, `batch-${i}`, { batchesSettled: 1 }))),
+    );
+    const errors = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+    expect(errors.length).toBeGreaterThan(0); // 24 writers on one row with no time to retry: some lose
+    for (const error of errors) {
+      expect(isSyncError(error, 'state_unavailable')).toBe(true);
+      expect((error as { transient: boolean }).transient).toBe(true);
+    }
+  });
+
   it('key escaping is reversible and leaves no character Table Storage forbids', () => {
     for (const raw of ['a/b\\c#d?e', 'x_y~z', '\u0000\u001f\u007f\u009f', 'plain-Id.1', 'ä€😀', '~41']) {
       const key = encodeKey(raw);
