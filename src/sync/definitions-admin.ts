@@ -10,6 +10,7 @@ import { defaultKey, type ColumnInfo, type SourceDatabase, type TableRef, type T
 import { emptyRunCounts, type StoredDefinition, type StoredSharePoint, type StoredSource, type Versioned } from '../core/ports/state';
 import { proposeColumn, type ColumnProposal } from '../core/typemap';
 import type { SyncDeps } from './deps';
+import { holdsItems, identityChangeRefused, identityChanges } from './identity-change';
 import { newRunMessage } from './plan-run';
 
 /**
@@ -303,9 +304,11 @@ const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name 
  * Replaces the admin's part of a definition and keeps what the system learnt (mapping, lists,
  * snapshot). A changed field mapping needs nothing here: its hash differs, so the next run
  * bumps `mappingVersion` and rescans. A changed table does: the snapshot belongs to the old
- * table and the cursor to its rows, so both are invalidated.
+ * table and the cursor to its rows, so both are invalidated. A changed identity (key, table,
+ * source engine) of a definition with items is refused unless `rebuild` is asked for: then the
+ * definition is marked, and its next full passes delete the old items through the ledger.
  */
-export async function replaceDefinition(deps: AdminDeps, id: string, submission: DefinitionSubmission, ifMatch?: IfMatch): Promise<StoredDefinition> {
+export async function replaceDefinition(deps: AdminDeps, id: string, submission: DefinitionSubmission, ifMatch?: IfMatch, opts: { rebuild?: boolean } = {}): Promise<StoredDefinition> {
   checkSameId(id, submission.id);
   const def: SyncDefinition = { ...submission, id };
   const issues = await definitionIssues(deps, def);
@@ -315,7 +318,7 @@ export async function replaceDefinition(deps: AdminDeps, id: string, submission:
     () => deps.state.getDefinition(id),
     () => notFound(MODULE, 'definition', id),
     ifMatch,
-    (current) => {
+    async (current) => {
       const before = current.definition;
       const retargeted = before.target.connectionId !== def.target.connectionId || before.target.siteId !== def.target.siteId;
       // The ledger points at items in the lists already written; pointing the definition elsewhere would orphan them.
@@ -326,12 +329,17 @@ export async function replaceDefinition(deps: AdminDeps, id: string, submission:
       }
       const tableChanged = !sameTable(before.table, def.table);
       const activeStillListed = def.sources.some((s) => s.connectionId === current.activeSourceId);
+      const activeSourceId = activeStillListed ? current.activeSourceId : primarySourceId(def);
+      const changes = await identityChanges(deps.state, current, def, activeSourceId);
+      const rebuilding = changes.length > 0 && (await holdsItems(deps.state, id));
+      if (rebuilding && !opts.rebuild) throw identityChangeRefused(id, changes);
       return {
         ...current,
         definition: def,
-        activeSourceId: activeStillListed ? current.activeSourceId : primarySourceId(def),
+        activeSourceId,
         schemaSnapshot: tableChanged ? undefined : current.schemaSnapshot,
-        mappingVersion: tableChanged && current.mappingVersion > 0 ? current.mappingVersion + 1 : current.mappingVersion,
+        mappingVersion: (tableChanged || rebuilding) && current.mappingVersion > 0 ? current.mappingVersion + 1 : current.mappingVersion,
+        ...(rebuilding ? { rebuild: { requestedAt: deps.now().toISOString(), reason: changes.map((c) => c.message).join('; ') } } : {}),
       };
     },
     (next, opts) => deps.state.putDefinition(next, opts),

@@ -46,6 +46,11 @@ export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   next: z.string().min(1).max(2000).optional().meta({ description: 'the `next` token of the previous page' }),
 });
+export const ReplaceDefinitionQuery = z.object({
+  rebuild: booleanFlag('false').meta({
+    description: 'true: accept a change of key, table or source engine although the lists hold items; the next runs delete the old items (through the ledger) and create them under the new identity',
+  }),
+});
 export const FailuresQuery = z.object({ includeQuarantined: booleanFlag('false') });
 
 // ---------------------------------------------------------------- bodies
@@ -118,6 +123,10 @@ export const DefinitionView = z.object({
   activeSourceId: z.string(),
   lists: z.record(z.string(), z.string()).meta({ description: 'shard list display name → list id' }),
   mapping: MappingSummarySchema.nullable(),
+  rebuild: z
+    .object({ requestedAt: z.string(), reason: z.string() })
+    .nullable()
+    .meta({ description: 'a rebuild asked for with ?rebuild=true that has not finished deleting the old items yet' }),
   ...Timestamps,
 });
 

@@ -36,6 +36,18 @@ export interface StoredDefinition extends Versioned {
   schemaSnapshot?: unknown;
   /** Lists provisioned per shard name: shard list display name → list id. */
   lists?: Record<string, string>;
+  /**
+   * Set when the admin changed the identity (key, table, source engine) with `?rebuild=true`:
+   * every full pass then deletes, through the ledger, the items whose identity the source no
+   * longer has (all the old ones); cleared by the first pass that finds none left.
+   */
+  rebuild?: RebuildRequest | null;
+}
+
+export interface RebuildRequest {
+  requestedAt: string;
+  /** What changed, in words (e.g. `the key changes from ["id"] to ["code"]`). */
+  reason: string;
 }
 
 export type LedgerState = 'pending' | 'synced' | 'moving' | 'deleted';

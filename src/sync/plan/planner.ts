@@ -6,6 +6,7 @@ import { runLeaseName, type SyncDeps } from '../deps';
 import { recordFailures } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
+import { finishRebuild } from '../identity-change';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
 import { batchMessages } from './emit';
@@ -58,13 +59,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     await planPage(rows, new Set(), rules, ports, plan);
   });
 
-  // 3. Reconcile deletes: every N completed passes, compare all source keys with the ledger.
+  // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
   let reconciled = false;
-  if (progress.passDone && def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))) {
+  const rebuild = stored.rebuild;
+  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
     const orphans = await findOrphans(source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), state.scanLedger(def.id), mapping);
     const withoutItem = planOrphanDeletes(orphans, plan);
     if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
+    if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
   }
 
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next: progress.next, passDone: progress.passDone, byList: plan.byList, sample: plan.sample, reconciled };

@@ -240,6 +240,29 @@ describe('provisioning lists', () => {
     expect(dated.body).toMatchObject({ lists: [], mappingVersion: 1, onDemand: expect.stringContaining('Dated {yyyy}') });
   });
 
+  it('refuses a key change once the lists hold items (409 problem naming the key), and accepts it with ?rebuild=true', async () => {
+    await create('rekey', { key: ['id'], sharding: { strategy: 'none', list: 'Rekey' } });
+    const state = await api.state();
+    await state.putLedger([{ definitionId: 'rekey', identityHash: 'a'.repeat(64), listId: 'list-rekey', itemId: '1', contentHash: 'c', state: 'synced' }]);
+    const current = await api.call('GET', '/definitions/rekey');
+    const refused = await api.call('PUT', '/definitions/rekey', { body: { ...current.body.definition, key: ['customer'] } });
+    expectProblem(refused, 409);
+    expect(refused.body.code).toBe('identity_change_refused');
+    expect(refused.body.detail).toContain('rebuild=true');
+    expect(fieldPaths(refused)).toEqual(['key']);
+    expect((await api.call('GET', '/definitions/rekey')).headers.get('etag')).toBe(current.headers.get('etag'));
+
+    const table = await api.call('PUT', '/definitions/rekey', { body: { ...current.body.definition, table: { schema: api.schema, name: 'y' } } });
+    expectProblem(table, 409);
+    expect(fieldPaths(table)).toEqual(['table']);
+
+    const rebuilt = await api.call('PUT', '/definitions/rekey?rebuild=true', { body: { ...current.body.definition, key: ['customer'] } });
+    expect(rebuilt.status).toBe(200);
+    expect(rebuilt.body.definition.key).toEqual(['customer']);
+    expect(rebuilt.body.rebuild).toMatchObject({ requestedAt: expect.any(String), reason: expect.stringContaining('["customer"]') });
+    expectProblem(await api.call('PUT', '/definitions/rekey?rebuild=maybe', { body: current.body.definition }), 400);
+  });
+
   it('refuses to move a provisioned definition to another site (409)', async () => {
     const current = await api.call('GET', '/definitions/prov');
     const response = await api.call('PUT', '/definitions/prov', { body: { ...current.body.definition, target: { connectionId: 'sp', siteId: 'contoso.sharepoint.com,other,site' } } });
