@@ -1,6 +1,6 @@
 import { configError, conflict, SyncError, transientError } from '../../core/errors';
 import { redact } from '../../core/ports/logger';
-import type { LedgerEntry, LedgerState, ProgressCounter, RunCounts, RunRecord } from '../../core/ports/state';
+import type { LedgerEntry, LedgerState, Page, ProgressCounter, RunCounts, RunRecord } from '../../core/ports/state';
 
 /** Helpers shared by every state-store adapter, so that all three behave alike. */
 
@@ -115,6 +115,16 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Full-jitter backoff: spreads colliding writers apart so optimistic retries converge quickly. */
 export const backoff = (attempt: number, baseMs = 5, capMs = 250) => sleep(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 10)));
+
+/** A page of rows ordered by a unique text key, fetched as `limit + 1`: the token is the last key kept. */
+export function pageAfterKey<R, T>(rows: R[], limit: number, toItem: (row: R) => T, keyOf: (row: R) => string): Page<T> {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  const items = kept.map(toItem);
+  return rows.length > limit && last ? { items, next: encodePageToken(keyOf(last)) } : { items };
+}
+
+export const keyAfterToken = (token: string | undefined): string => decodePageToken(token, (v): v is string => typeof v === 'string') ?? '';
 
 /** Page tokens are opaque to callers; they carry a keyset position, never an offset. */
 export function encodePageToken(position: unknown): string {

@@ -3,6 +3,7 @@ import { configError, isSyncError, notFound } from '../../core/errors';
 import type {
   CursorRecord,
   DriftReportRecord,
+  FailurePageOptions,
   FailureRecord,
   LedgerEntry,
   MoveRecord,
@@ -21,7 +22,9 @@ import {
   COUNT_KEYS,
   invalidInput,
   isoOrThrow,
+  keyAfterToken,
   MODULE,
+  pageAfterKey,
   pageLimit,
   PROGRESS_COUNTERS,
   rethrowIfSyncError,
@@ -209,6 +212,8 @@ interface ConfigRow extends VersionColumns {
 type RawLedgerRow = Omit<LedgerRow, 'moved_from'> & { moved_from: string | null };
 type RawRunRow = Omit<RunRow, 'run_plan'> & { run_plan: string | null };
 type RawFailureRow = Omit<FailureRow, 'row_key'> & { row_key: string };
+/** SQL Server has no JSON column type: the row key comes back as text. */
+const rawFailure = (definitionId: string, r: RawFailureRow) => toFailure(definitionId, { ...r, row_key: JSON.parse(r.row_key) as unknown[] });
 type RawDriftReportRow = Omit<DriftReportRow, 'report'> & { report: string | null };
 
 const parse = (text: string | null): unknown => (text === null ? undefined : (JSON.parse(text) as unknown));
@@ -656,7 +661,27 @@ export class SqlServerStateStore implements StateStore {
       `SELECT * FROM ${this.s}.failures WHERE definition_id = @definitionId AND (@all = 1 OR quarantined = 0) ORDER BY identity_hash;`,
       { definitionId: P.key(definitionId), all: P.bit(opts.includeQuarantined === true) },
     );
-    return res.recordset.map((r) => toFailure(definitionId, { ...r, row_key: JSON.parse(r.row_key) as unknown[] }));
+    return res.recordset.map((r) => rawFailure(definitionId, r));
+  }
+
+  async pageFailures(definitionId: string, opts: FailurePageOptions = {}): Promise<Page<FailureRecord>> {
+    const limit = pageLimit(opts.limit);
+    const res = await this.q<RawFailureRow>(
+      'reading a page of row failures',
+      `SELECT TOP (@take) * FROM ${this.s}.failures WHERE definition_id = @definitionId AND (@any = 1 OR quarantined = @quarantined) AND identity_hash > @after ORDER BY identity_hash;`,
+      { definitionId: P.key(definitionId), any: P.bit(opts.quarantined === undefined), quarantined: P.bit(opts.quarantined === true), after: P.key(keyAfterToken(opts.next)), take: P.int(limit + 1) },
+    );
+    return pageAfterKey(res.recordset, limit, (r) => rawFailure(definitionId, r), (r) => r.identity_hash);
+  }
+
+  async getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>> {
+    if (identityHashes.length === 0) return new Map();
+    const res = await this.q<RawFailureRow>(
+      'reading row failures',
+      `SELECT * FROM ${this.s}.failures WHERE definition_id = @definitionId AND identity_hash IN (SELECT h FROM OPENJSON(@hashes) WITH (h NVARCHAR(128) '$'));`,
+      { definitionId: P.key(definitionId), hashes: P.text(JSON.stringify(identityHashes)) },
+    );
+    return new Map(res.recordset.map((r) => [r.identity_hash, rawFailure(definitionId, r)]));
   }
 
   async deleteFailures(definitionId: string, identityHashes: string[]): Promise<void> {

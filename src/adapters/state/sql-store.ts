@@ -3,6 +3,7 @@ import { configError, notFound } from '../../core/errors';
 import type {
   CursorRecord,
   DriftReportRecord,
+  FailurePageOptions,
   FailureRecord,
   LedgerEntry,
   MoveRecord,
@@ -21,7 +22,9 @@ import {
   COUNT_KEYS,
   invalidInput,
   isoOrThrow,
+  keyAfterToken,
   MODULE,
+  pageAfterKey,
   pageLimit,
   PROGRESS_COUNTERS,
   rethrowIfSyncError,
@@ -521,6 +524,22 @@ export class PostgresStateStore implements StateStore {
       opts.includeQuarantined === true,
     ]);
     return res.rows.map((r) => toFailure(definitionId, r));
+  }
+
+  async pageFailures(definitionId: string, opts: FailurePageOptions = {}): Promise<Page<FailureRecord>> {
+    const limit = pageLimit(opts.limit);
+    const res = await this.q<FailureRow>(
+      'reading a page of row failures',
+      `SELECT * FROM ${this.s}.failures WHERE definition_id = $1 AND ($2::boolean IS NULL OR quarantined = $2) AND identity_hash > $3 ORDER BY identity_hash LIMIT $4`,
+      [definitionId, opts.quarantined ?? null, keyAfterToken(opts.next), limit + 1],
+    );
+    return pageAfterKey(res.rows, limit, (r) => toFailure(definitionId, r), (r) => r.identity_hash);
+  }
+
+  async getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>> {
+    if (identityHashes.length === 0) return new Map();
+    const res = await this.q<FailureRow>('reading row failures', `SELECT * FROM ${this.s}.failures WHERE definition_id = $1 AND identity_hash = ANY($2::text[])`, [definitionId, identityHashes]);
+    return new Map(res.rows.map((r) => [r.identity_hash, toFailure(definitionId, r)]));
   }
 
   async deleteFailures(definitionId: string, identityHashes: string[]): Promise<void> {

@@ -4,6 +4,7 @@ import { notFound } from '../../core/errors';
 import type {
   CursorRecord,
   DriftReportRecord,
+  FailurePageOptions,
   FailureRecord,
   LedgerEntry,
   LedgerState,
@@ -28,8 +29,10 @@ import {
   groupBy,
   invalidInput,
   isoOrThrow,
+  keyAfterToken,
   mapLimit,
   MODULE,
+  pageAfterKey,
   normaliseLedgerBatch,
   pageLimit,
   rethrowIfSyncError,
@@ -814,21 +817,36 @@ export class TableStateStore implements StateStore {
   async getFailures(definitionId: string, opts: { includeQuarantined?: boolean } = {}): Promise<FailureRecord[]> {
     let filter = odata`PartitionKey eq ${encodeKey(definitionId)}`;
     if (!opts.includeQuarantined) filter += ` and ${odata`quarantined eq ${false}`}`;
-    return (await this.query('Failures', filter)).map((row) => {
-      const failure: FailureRecord = {
-        definitionId,
-        identityHash: str(row, 'identityHash') ?? decodeKey(row.rowKey ?? ''),
-        key: (getJson(row, 'key') as unknown[] | undefined) ?? [],
-        attempts: num(row, 'attempts'),
-        lastError: getText(row, 'lastError') ?? '',
-        quarantined: row.quarantined === true,
-        firstFailedAt: str(row, 'firstFailedAt') ?? '',
-        lastFailedAt: str(row, 'lastFailedAt') ?? '',
-      };
-      const lastRunId = str(row, 'lastRunId');
-      if (lastRunId !== undefined) failure.lastRunId = lastRunId;
-      return failure;
-    });
+    return (await this.query('Failures', filter)).map((row) => this.toFailure(definitionId, row));
+  }
+
+  async pageFailures(definitionId: string, opts: FailurePageOptions = {}): Promise<Page<FailureRecord>> {
+    const limit = pageLimit(opts.limit);
+    let filter = `${odata`PartitionKey eq ${encodeKey(definitionId)}`} and ${odata`RowKey gt ${keyAfterToken(opts.next)}`}`;
+    if (opts.quarantined !== undefined) filter += ` and ${odata`quarantined eq ${opts.quarantined}`}`;
+    const rows = await this.query('Failures', filter, limit + 1, limit + 1);
+    return pageAfterKey(rows, limit, (row) => this.toFailure(definitionId, row), (row) => row.rowKey ?? '');
+  }
+
+  async getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>> {
+    const rows = await this.getMany('Failures', encodeKey(definitionId), identityHashes.map(encodeKey));
+    return new Map([...rows.values()].map((row) => this.toFailure(definitionId, row)).map((f) => [f.identityHash, f]));
+  }
+
+  private toFailure(definitionId: string, row: Row): FailureRecord {
+    const failure: FailureRecord = {
+      definitionId,
+      identityHash: str(row, 'identityHash') ?? decodeKey(row.rowKey ?? ''),
+      key: (getJson(row, 'key') as unknown[] | undefined) ?? [],
+      attempts: num(row, 'attempts'),
+      lastError: getText(row, 'lastError') ?? '',
+      quarantined: row.quarantined === true,
+      firstFailedAt: str(row, 'firstFailedAt') ?? '',
+      lastFailedAt: str(row, 'lastFailedAt') ?? '',
+    };
+    const lastRunId = str(row, 'lastRunId');
+    if (lastRunId !== undefined) failure.lastRunId = lastRunId;
+    return failure;
   }
 
   async deleteFailures(definitionId: string, identityHashes: string[]): Promise<void> {

@@ -149,6 +149,13 @@ export interface Page<T> {
   next?: string;
 }
 
+export interface FailurePageOptions {
+  quarantined?: boolean;
+  /** At most 1000. */
+  limit?: number;
+  next?: string;
+}
+
 export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected';
 
 export interface StateStore {
@@ -212,6 +219,13 @@ export interface StateStore {
   // failures
   putFailure(failure: FailureRecord): Promise<void>;
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }): Promise<FailureRecord[]>;
+  /**
+   * Failures a page at a time, in identity-hash order, so a long failure list is never held
+   * whole. `quarantined`: true = only quarantined rows, false = only rows due for a retry, absent = all.
+   */
+  pageFailures(definitionId: string, opts?: FailurePageOptions): Promise<Page<FailureRecord>>;
+  /** The failures of these rows (one or a few round trips); rows without one are absent from the map. */
+  getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>>;
   deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
 
   // moves

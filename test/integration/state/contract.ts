@@ -457,6 +457,36 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
         expect(await store.getFailures(def, { includeQuarantined: true })).toEqual([]);
       });
 
+      it('failures page in identity order, due or quarantined only, and are found by hash', async () => {
+        const def = `def-${uid()}`;
+        const at = '2025-01-01T00:00:00.000Z';
+        const hashes = Array.from({ length: 7 }, (_, i) => hash(`row-${i}`));
+        await Promise.all(
+          hashes.map((h, i) => store.putFailure({ definitionId: def, identityHash: h, key: [i], attempts: 1, lastError: `e${i}`, quarantined: i % 3 === 0, firstFailedAt: at, lastFailedAt: at })),
+        );
+        await store.putFailure({ definitionId: `${def}-other`, identityHash: hashes[1]!, key: [1], attempts: 1, lastError: 'x', quarantined: false, firstFailedAt: at, lastFailedAt: at });
+        const readAll = async (quarantined?: boolean) => {
+          const seen: string[] = [];
+          let next: string | undefined;
+          do {
+            const page = await store.pageFailures(def, { quarantined, limit: 2, next });
+            expect(page.items.length).toBeLessThanOrEqual(2);
+            seen.push(...page.items.map((f) => f.identityHash));
+            next = page.next;
+          } while (next);
+          return seen;
+        };
+        const sorted = [...hashes].sort();
+        expect(await readAll()).toEqual(sorted);
+        expect(await readAll(true)).toEqual(sorted.filter((h) => hashes.indexOf(h) % 3 === 0));
+        expect(await readAll(false)).toEqual(sorted.filter((h) => hashes.indexOf(h) % 3 !== 0));
+        const found = await store.getFailuresFor(def, [hashes[2]!, hashes[3]!, hash('absent')]);
+        expect([...found.keys()].sort()).toEqual([hashes[2]!, hashes[3]!].sort());
+        expect(found.get(hashes[3]!)).toMatchObject({ key: [3], quarantined: true, lastError: 'e3' });
+        expect(await store.getFailuresFor(def, [])).toEqual(new Map());
+        await expectSyncError(store.pageFailures(def, { next: 'not-a-token' }), 'invalid_page_token');
+      });
+
       it('a password or connection string in a driver error never reaches the store, in failure reasons or run errors', async () => {
         const def = `def-${uid()}`;
         const at = '2025-01-01T00:00:00.000Z';
