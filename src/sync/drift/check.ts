@@ -5,7 +5,7 @@ import type { StoredDefinition } from '../../core/ports/state';
 import type { SyncDeps } from '../deps';
 import { DifferenceWriter } from './differences';
 import { SeenIds } from './seen-ids';
-import { findRows, sameValue, type FoundRow } from './source-rows';
+import { findRows, listIdFor, sameValue, type FoundRow } from './source-rows';
 import { emptyDriftCounts, type Difference, type DriftCounts, type DriftMode } from './types';
 
 /**
@@ -138,6 +138,7 @@ export class DriftCheck {
     this.misplaced = [];
     const byKey = new Map<string, Misplaced[]>();
     for (const m of batch) byKey.set(m.identityHash, [...(byKey.get(m.identityHash) ?? []), m]);
+    const pointers: Difference[] = [];
     for (const [key, copies] of byKey) {
       const named = copies[0]!.ledger;
       let ledgerItemHoldsKey = false;
@@ -157,9 +158,20 @@ export class DriftCheck {
           else await this.out.add({ kind: 'orphanInSharePoint', listId: m.listId, itemId: m.itemId, identityHash: key, reason: 'copyInOtherList' });
         } else {
           this.explained.add(key);
-          await this.out.add({ kind: 'pointsElsewhere', listId: m.listId, itemId: m.itemId, identityHash: key, ledger: named });
+          pointers.push({ kind: 'pointsElsewhere', listId: m.listId, itemId: m.itemId, identityHash: key, ledger: named });
         }
       }
+    }
+    await this.addWithKeys(pointers);
+  }
+
+  /** Adds differences with the key of their source row, when it still exists (repairs re-read rows by it). */
+  private async addWithKeys(differences: Difference[]): Promise<void> {
+    if (!differences.length) return;
+    const rows = await this.findRows(new Set(differences.map((d) => d.identityHash!)));
+    for (const d of differences) {
+      const row = rows.get(d.identityHash!);
+      await this.out.add(row ? { ...d, key: row.key } : d);
     }
   }
 
@@ -171,7 +183,8 @@ export class DriftCheck {
     const rows = await this.findRows(new Set(batch.map((d) => d.identityHash!)));
     for (const d of batch) {
       const row = rows.get(d.identityHash!);
-      const selected = row?.route?.kind === 'list' && row.mapped !== null;
+      // Adoptable only where the row belongs: an item in another shard list is a stray copy.
+      const selected = listIdFor(this.stored.lists, row) === d.listId;
       await this.out.add(selected ? { ...d, rowSelected: true, key: row!.key } : { ...d, rowSelected: false });
     }
   }
@@ -196,11 +209,7 @@ export class DriftCheck {
   private async findMissing(lists: ReadonlySet<string>): Promise<void> {
     let batch: Difference[] = [];
     const settle = async () => {
-      const rows = await this.findRows(new Set(batch.map((d) => d.identityHash!)));
-      for (const d of batch) {
-        const row = rows.get(d.identityHash!);
-        await this.out.add(row ? { ...d, key: row.key } : d);
-      }
+      await this.addWithKeys(batch);
       batch = [];
     };
     for await (const entries of this.deps.state.scanLedger(this.def.id)) {

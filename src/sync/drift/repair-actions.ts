@@ -4,7 +4,7 @@ import type { LedgerEntry, StoredDefinition } from '../../core/ports/state';
 import { transientError } from '../../core/errors';
 import { identityHash } from '../../core/identity';
 import type { SyncDeps } from '../deps';
-import { readRows, type FoundRow } from './source-rows';
+import { listIdFor, readRows, type FoundRow } from './source-rows';
 import type { Difference, DifferenceKind, RepairAction } from './types';
 
 /**
@@ -57,10 +57,7 @@ export class RepairContext {
 
   /** The list id a routed row belongs in, if that shard list is provisioned. */
   listFor(row: FoundRow | undefined): string | null {
-    if (!row?.mapped || row.route?.kind !== 'list') return null;
-    const wanted = row.route.listName.toLowerCase();
-    const hit = Object.entries(this.stored.lists ?? {}).find(([name]) => name.toLowerCase() === wanted);
-    return hit ? hit[1] : null;
+    return listIdFor(this.stored.lists, row);
   }
 
   /** The ledger entry for a row's item: `synced` with its id, or `pending` (no id yet) before the Graph step. */
@@ -129,7 +126,8 @@ async function adoptOrphans(ctx: RepairContext, page: Difference[]): Promise<num
   });
   const rows = await ctx.rows(open);
   let repaired = 0;
-  for (const [listId, group] of byList(open.filter((d) => rows.get(d.identityHash!)?.mapped))) {
+  // Only an item in the row's own shard list is the row's; one elsewhere stays an orphan.
+  for (const [listId, group] of byList(open.filter((d) => ctx.listFor(rows.get(d.identityHash!)) === d.listId))) {
     await state.putLedger(group.map((d) => ctx.entry(listId, null, rows.get(d.identityHash!)!)));
     await ctx.deps.faultPoint?.('repair:after-pending');
     const results = await ctx.write(listId, group.map((d) => ({ opId: d.identityHash!, kind: 'update', itemId: d.itemId, fields: rows.get(d.identityHash!)!.mapped!.fields })));

@@ -60,6 +60,14 @@ export function readRows(rows: Row[], def: SyncDefinition, mapping: ResolvedMapp
   return out;
 }
 
+/** The provisioned list a found row belongs in (shard list names compare case-insensitively, as SharePoint titles do); null if none. */
+export function listIdFor(lists: Record<string, string> | undefined, row: FoundRow | undefined): string | null {
+  if (!row?.mapped || row.route?.kind !== 'list') return null;
+  const wanted = row.route.listName.toLowerCase();
+  const hit = Object.entries(lists ?? {}).find(([name]) => name.toLowerCase() === wanted);
+  return hit ? hit[1] : null;
+}
+
 /** Loose equality of a source value and what SharePoint shows for it (dates compared as instants, absent equals null). */
 export function sameValue(source: unknown, sharePoint: unknown): boolean {
   const a = source ?? null;

@@ -24,7 +24,7 @@ export interface Difference {
   key?: unknown[];
   /** orphanInSharePoint: why. */
   reason?: OrphanReason;
-  /** orphanInSharePoint: the SyncKey names a row the definition selects (adoptOrphans may take it). */
+  /** orphanInSharePoint: the SyncKey names a row the definition selects and this is the row's shard list (adoptOrphans may take it). */
   rowSelected?: boolean;
   /** pointsElsewhere: where the ledger points instead. */
   ledger?: { listId: string; itemId: string | null };
