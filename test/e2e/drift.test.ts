@@ -56,26 +56,27 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   };
 
   /** Every kind of tampering the issue lists that Graph itself can do; returns what each should be found as. */
-  const tamper = async () => {
+  const tamper = async (base: number) => {
     const [listA, listB] = await lists();
-    const deleted = await itemOf(1);
+    const deleted = await itemOf(base + 1);
     await graph('DELETE', `/lists/${deleted.listId}/items/${deleted.itemId}`);
-    const edited = await itemOf(2);
+    const edited = await itemOf(base + 2);
     await graph('PATCH', `/lists/${edited.listId}/items/${edited.itemId}/fields`, { amount: 999 });
     const noKey = await graph('POST', `/lists/${listA}/items`, { fields: { Title: 'typed by hand' } });
     const unknownKey = await graph('POST', `/lists/${listA}/items`, { fields: { Title: 'unknown', SyncKey: randomBytes(32).toString('hex') } });
     // A real row's SyncKey in the list it does not belong to (also what a create left pending in one shard leaves behind when the row moves on).
-    const row3 = await itemOf(3);
-    const copy = await graph('POST', `/lists/${row3.listId === listA ? listB : listA}/items`, { fields: { Title: 'copy', SyncKey: await hashOf(3) } });
+    const row3 = await itemOf(base + 3);
+    const copy = await graph('POST', `/lists/${row3.listId === listA ? listB : listA}/items`, { fields: { Title: 'copy', SyncKey: await hashOf(base + 3) } });
     // Someone deleted row 4's item and made it again by hand: the ledger points at the old id.
-    const row4 = await itemOf(4);
+    const row4 = await itemOf(base + 4);
     await graph('DELETE', `/lists/${row4.listId}/items/${row4.itemId}`);
-    const remade = await graph('POST', `/lists/${row4.listId}/items`, { fields: { Title: 'remade', SyncKey: await hashOf(4) } });
+    const remade = await graph('POST', `/lists/${row4.listId}/items`, { fields: { Title: 'remade', SyncKey: await hashOf(base + 4) } });
     // A selected row the ledger does not know yet, with an item already carrying its key in its own shard list.
-    await stack.pg.query(`INSERT INTO ${table()} (id, customer, amount) VALUES (41, 'Customer 41', 41)`);
+    const fresh = 100 + base;
+    await stack.pg.query(`INSERT INTO ${table()} (id, customer, amount) VALUES ($1, $2, $3)`, [fresh, `Customer ${fresh}`, fresh]);
     const stored = (await stack.state.getDefinition(definitionId))!;
-    const ownList = stored.lists![shardList({ id: 41 }, stored.definition.sharding, await hashOf(41))]!;
-    const adoptable = await graph('POST', `/lists/${ownList}/items`, { fields: { Title: 'stray', SyncKey: await hashOf(41) } });
+    const ownList = stored.lists![shardList({ id: fresh }, stored.definition.sharding, await hashOf(fresh))]!;
+    const adoptable = await graph('POST', `/lists/${ownList}/items`, { fields: { Title: 'stray', SyncKey: await hashOf(fresh) } });
     return { deleted, edited, noKey: noKey!.id, unknownKey: unknownKey!.id, copy: copy!.id, remade: remade!.id, adoptable: adoptable!.id };
   };
 
@@ -107,7 +108,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   });
 
   it('a check finds exactly what people changed, kind by kind, and each repair action fixes exactly its kind', async () => {
-    const t = await tamper();
+    const t = await tamper(0);
     const quick = await check('quick');
     expect(kinds(quick.summary)).toEqual({ missingInSharePoint: 1, orphanInSharePoint: 4, pointsElsewhere: 1 });
     const byKind = (kind: string) => quick.all.filter((d) => d.kind === kind);
@@ -140,10 +141,10 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   });
 
   it('a crash at each step of a repair still ends with the invariant holding after a second repair', async () => {
-    for (const point of ['repair:after-pending', 'repair:after-graph', 'repair:after-ledger'] as const) {
-      await tamper().catch(() => undefined);
-      await stack.pg.query(`DELETE FROM ${table()} WHERE id = 41`).catch(() => undefined);
+    for (const [n, point] of (['repair:after-pending', 'repair:after-graph', 'repair:after-ledger'] as const).entries()) {
+      await tamper(10 * (n + 1));
       const found = await check('deep');
+      expect(kinds(found.summary)).toEqual({ missingInSharePoint: 1, orphanInSharePoint: 4, pointsElsewhere: 1, contentMismatch: 1 });
       let crashed = false;
       stack.rewire({
         faultPoint: (p) => {
