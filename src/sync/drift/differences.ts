@@ -42,8 +42,8 @@ export class DifferenceWriter {
 }
 
 /** Every stored difference of one kind, a page at a time. */
-export async function* readDifferences(state: StateStore, definitionId: string, reportId: string, kind: DifferenceKind, count: number): AsyncIterable<Difference[]> {
-  const pages = Math.ceil(count / DIFFERENCES_PAGE_SIZE);
+export async function* readDifferences(state: StateStore, definitionId: string, reportId: string, kind: DifferenceKind, count: number, pageSize: number): AsyncIterable<Difference[]> {
+  const pages = Math.ceil(count / pageSize);
   for (let page = 0; page < pages; page++) {
     const items = (await state.getDriftDifferences(definitionId, reportId, kind, page)) as Difference[] | null;
     if (items?.length) yield items;

@@ -21,7 +21,7 @@ export async function previewRepair(deps: Pick<SyncDeps, 'state'>, record: Drift
   for (const action of actions) {
     const kind = ACTION_KIND[action];
     const entry = { wouldRepair: 0, examples: [] as Difference[] };
-    for await (const page of readDifferences(deps.state, record.definitionId, record.reportId, kind, summary.counts[kind])) {
+    for await (const page of readDifferences(deps.state, record.definitionId, record.reportId, kind, summary.counts[kind], summary.pageSize)) {
       for (const d of page.filter((x) => actionApplies(action, x))) {
         entry.wouldRepair++;
         if (entry.examples.length < 5) entry.examples.push(d);
@@ -65,12 +65,12 @@ export async function handleDriftRepair(deps: SyncDeps, msg: DriftRepairMessage)
   try {
     await save({ status: 'running' });
     const ctx = new RepairContext(deps, stored, stored.mapping as ResolvedMapping, await deps.target(stored.definition.target.connectionId));
-    const counts = summaryOf(record).counts;
+    const { counts, pageSize } = summaryOf(record);
     const repaired: Partial<Record<RepairAction, number>> = {};
     for (const action of msg.actions) {
       const kind = ACTION_KIND[action];
       repaired[action] = 0;
-      for await (const page of readDifferences(state, msg.definitionId, msg.reportId, kind, counts[kind])) {
+      for await (const page of readDifferences(state, msg.definitionId, msg.reportId, kind, counts[kind], pageSize)) {
         const todo = page.filter((d) => actionApplies(action, d));
         if (todo.length) repaired[action]! += await REPAIRS[action](ctx, todo);
       }
