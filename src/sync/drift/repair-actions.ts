@@ -83,6 +83,16 @@ const byList = <T extends { listId: string }>(items: T[]) => {
 
 const succeeded = (r: WriteResult | undefined, kind: 'delete' | 'write') => r !== undefined && (r.ok || (kind === 'delete' && r.code === 'item_not_found'));
 
+/** Writes each row's content onto the difference's item, then points the ledger at it (`synced`); returns how many went through. */
+async function rewriteItems(ctx: RepairContext, listId: string, group: Difference[], rows: Map<string, FoundRow>): Promise<number> {
+  const results = await ctx.write(listId, group.map((d) => ({ opId: d.identityHash!, kind: 'update', itemId: d.itemId, fields: rows.get(d.identityHash!)!.mapped!.fields })));
+  await ctx.deps.faultPoint?.('repair:after-graph');
+  const synced = group.filter((d) => succeeded(results.get(d.identityHash!), 'write')).map((d) => ctx.entry(listId, d.itemId, rows.get(d.identityHash!)!));
+  if (synced.length) await ctx.deps.state.putLedger(synced);
+  await ctx.deps.faultPoint?.('repair:after-ledger');
+  return synced.length;
+}
+
 /** Items gone from SharePoint: create them again in the row's list (adopting one an earlier attempt made), or forget a row that is gone. */
 async function recreateMissing(ctx: RepairContext, page: Difference[]): Promise<number> {
   const { state } = ctx.deps;
@@ -130,12 +140,7 @@ async function adoptOrphans(ctx: RepairContext, page: Difference[]): Promise<num
   for (const [listId, group] of byList(open.filter((d) => ctx.listFor(rows.get(d.identityHash!)) === d.listId))) {
     await state.putLedger(group.map((d) => ctx.entry(listId, null, rows.get(d.identityHash!)!)));
     await ctx.deps.faultPoint?.('repair:after-pending');
-    const results = await ctx.write(listId, group.map((d) => ({ opId: d.identityHash!, kind: 'update', itemId: d.itemId, fields: rows.get(d.identityHash!)!.mapped!.fields })));
-    await ctx.deps.faultPoint?.('repair:after-graph');
-    const synced = group.filter((d) => succeeded(results.get(d.identityHash!), 'write')).map((d) => ctx.entry(listId, d.itemId, rows.get(d.identityHash!)!));
-    if (synced.length) await state.putLedger(synced);
-    await ctx.deps.faultPoint?.('repair:after-ledger');
-    repaired += synced.length;
+    repaired += await rewriteItems(ctx, listId, group, rows);
   }
   return repaired;
 }
@@ -164,12 +169,7 @@ async function rewriteMismatches(ctx: RepairContext, page: Difference[]): Promis
   const rows = await ctx.rows(open);
   let repaired = 0;
   for (const [listId, group] of byList(open.filter((d) => rows.get(d.identityHash!)?.mapped))) {
-    const results = await ctx.write(listId, group.map((d) => ({ opId: d.identityHash!, kind: 'update', itemId: d.itemId, fields: rows.get(d.identityHash!)!.mapped!.fields })));
-    await ctx.deps.faultPoint?.('repair:after-graph');
-    const synced = group.filter((d) => succeeded(results.get(d.identityHash!), 'write')).map((d) => ctx.entry(listId, d.itemId, rows.get(d.identityHash!)!));
-    if (synced.length) await state.putLedger(synced);
-    await ctx.deps.faultPoint?.('repair:after-ledger');
-    repaired += synced.length;
+    repaired += await rewriteItems(ctx, listId, group, rows);
   }
   return repaired;
 }
@@ -191,12 +191,7 @@ async function fixPointers(ctx: RepairContext, page: Difference[]): Promise<numb
     await state.deleteLedger(ctx.def.id, gone.map((d) => d.identityHash!));
   }
   for (const [listId, group] of byList(open.filter((d) => rows.get(d.identityHash!)?.mapped))) {
-    const results = await ctx.write(listId, group.map((d) => ({ opId: d.identityHash!, kind: 'update', itemId: d.itemId, fields: rows.get(d.identityHash!)!.mapped!.fields })));
-    await ctx.deps.faultPoint?.('repair:after-graph');
-    const synced = group.filter((d) => succeeded(results.get(d.identityHash!), 'write')).map((d) => ctx.entry(listId, d.itemId, rows.get(d.identityHash!)!));
-    if (synced.length) await state.putLedger(synced);
-    await ctx.deps.faultPoint?.('repair:after-ledger');
-    repaired += synced.length;
+    repaired += await rewriteItems(ctx, listId, group, rows);
   }
   return repaired;
 }
