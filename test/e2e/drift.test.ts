@@ -138,7 +138,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
       expect([action, kinds(report.summary)]).toEqual([action, left]);
     }
     await assertInvariant(stack, definitionId, selectAll());
-  });
+  }, 180_000);
 
   it('a crash at each step of a repair still ends with the invariant holding after a second repair', async () => {
     for (const [n, point] of (['repair:after-pending', 'repair:after-graph', 'repair:after-ledger'] as const).entries()) {
@@ -162,5 +162,5 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
       expect([point, kinds((await check('deep')).summary)]).toEqual([point, {}]);
       await assertInvariant(stack, definitionId, selectAll());
     }
-  });
+  }, 240_000);
 });
