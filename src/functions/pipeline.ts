@@ -4,6 +4,7 @@ import { syncDeps, type Services } from '../composition';
 import { contextLogger } from '../runtime/context-logger';
 import type { QueueFunction, TimerFunction } from '../runtime/function-table';
 import { probeAndFailover } from '../sync/failover/automatic';
+import { handleDriftMessage } from '../sync/drift';
 import { handleMoveBatch } from '../sync/move-batch';
 import { finalizeRun } from '../sync/finalize';
 import { handleRunMessage } from '../sync/plan-run';
@@ -41,7 +42,8 @@ export function syncRunsFunction(services: Services): QueueFunction {
     handler: queueHandler(RunsQueueMessage, async (message, context) => {
       const deps = await syncDeps(services, contextLogger(context));
       if (message.type === 'run') await handleRunMessage(deps, message);
-      else await finalizeRun(deps, message);
+      else if (message.type === 'finalize') await finalizeRun(deps, message);
+      else await handleDriftMessage(deps, message);
     }),
   };
 }

@@ -29,7 +29,10 @@ export type FaultPoint =
   | 'write:after-synced'
   | 'move:after-create'
   | 'move:after-swap'
-  | 'move:after-delete';
+  | 'move:after-delete'
+  | 'repair:after-pending'
+  | 'repair:after-graph'
+  | 'repair:after-ledger';
 
 export interface SyncSettings {
   /** Bytes a queue message may carry (Service Bus Standard 256 KB; Storage queues 64 KiB). */
