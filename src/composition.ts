@@ -128,6 +128,10 @@ export async function syncDeps(s: Services, log: Logger = silentLogger): Promise
       ...DEFAULT_SYNC_SETTINGS,
       // Storage queues (local host) take 64 KiB per message, base64 included.
       messageMaxBytes: s.config.QUEUE_TRANSPORT === 'storage' ? Math.min(s.config.MESSAGE_MAX_BYTES, 45_000) : s.config.MESSAGE_MAX_BYTES,
+      maxThrottleWaitMs: s.config.RUN_MAX_THROTTLE_WAIT_MINUTES * 60_000,
+      stallMs: s.config.RUN_STALL_MINUTES * 60_000,
+      planMaxAttempts: s.config.RUN_PLAN_MAX_ATTEMPTS,
+      planRetryBaseMs: s.config.RUN_PLAN_RETRY_SECONDS * 1000,
     },
   };
 }

@@ -182,6 +182,11 @@ var productSettings = {
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   SCHEDULER_CRON: schedulerCron
   MESSAGE_MAX_BYTES: string(messageMaxBytes)
+  // Every run ends: the bounds of throttle waits, stalls and planning retries (README "Runs always end").
+  RUN_MAX_THROTTLE_WAIT_MINUTES: '120'
+  RUN_STALL_MINUTES: '15'
+  RUN_PLAN_MAX_ATTEMPTS: '4'
+  RUN_PLAN_RETRY_SECONDS: '30'
   LOG_LEVEL: logLevel
 }
 

@@ -40,6 +40,14 @@ export interface SyncSettings {
   pageSize: number;
   /** How long a run's lease lasts before another run may take over (crash recovery). */
   leaseTtlMs: number;
+  /** Longest a run waits out throttling, counted from its start; then its throttled batches fail. */
+  maxThrottleWaitMs: number;
+  /** No progress and no throttle wait for this long: the reaper ends the run. */
+  stallMs: number;
+  /** Planning attempts per run before it fails with the last error. */
+  planMaxAttempts: number;
+  /** Wait before the second planning attempt; doubled for each further one. */
+  planRetryBaseMs: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -47,6 +55,10 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   writeBatchMaxOps: 100,
   pageSize: 2000,
   leaseTtlMs: 30 * 60_000,
+  maxThrottleWaitMs: 120 * 60_000,
+  stallMs: 15 * 60_000,
+  planMaxAttempts: 4,
+  planRetryBaseMs: 30_000,
 };
 
 export const runLeaseName = (definitionId: string) => `run:${definitionId}`;
