@@ -11,7 +11,7 @@ import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
 import { createFunctionTable } from '../../src/functions';
 import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
 import { startAzurite } from '../../src/local/services';
-import type { FunctionDefinition } from '../../src/runtime/function-table';
+import { storageQueueOf, type FunctionDefinition } from '../../src/runtime/function-table';
 import { newRunMessage } from '../../src/sync/plan-run';
 import type { SyncDeps } from '../../src/sync/deps';
 
@@ -58,6 +58,8 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     GRAPH_BUDGET_RU_PER_MINUTE: String(opts.emulatorBudget ?? 600_000),
     GRAPH_MAX_CONCURRENCY: '8',
     LOCAL_FUNCTION_KEY: 'test-function-key',
+    // Planning retries back off by seconds here, not the production half-minute.
+    RUN_PLAN_RETRY_SECONDS: '1',
     ...opts.settings,
   });
   const services = createServices(cfg);
@@ -79,8 +81,11 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     await queueService.getQueueClient(q).createIfNotExists();
     await queueService.getQueueClient(q).clearMessages();
   }
+  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue');
+  // Dead letters waiting for their function are work in progress too.
+  const pumped = functions.flatMap((f) => (f.kind === 'queue' ? [storageQueueOf(f)] : []));
   const host = new LocalHost({
-    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue'),
+    functions,
     port: 0,
     storageConnectionString: storage,
     functionKey: 'test-function-key',
@@ -93,6 +98,8 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
   const queueCounts = async () => {
     let total = 0;
     for (const q of Object.values(QUEUES)) total += (await queueService.getQueueClient(q).getProperties()).approximateMessagesCount ?? 0;
+    // A poison queue appears once its pump starts.
+    for (const q of pumped.filter((p) => !(Object.values(QUEUES) as string[]).includes(p))) total += (await queueService.getQueueClient(q).getProperties().catch(() => undefined))?.approximateMessagesCount ?? 0;
     return total;
   };
 
