@@ -100,7 +100,10 @@ export async function settleBatchAsFailed(deps: SyncDeps, message: BatchMessage,
     return !(entry && entry.state === 'synced' && entry.listId === listId && entry.contentHash === row.contentHash && !entry.movedFrom);
   });
   const error = storedReason(reason);
-  await recordFailures(deps, stored.definition, message.runId, undone.map((row) => ({ identityHash: row.identityHash, key: row.key, error })));
+  // A reconcile delete carries no key (its row is gone): it cannot be retried by key, and the
+  // next reconcile plans it again from the ledger entry it left.
+  const retriable = undone.filter((row) => row.key.length > 0);
+  await recordFailures(deps, stored.definition, message.runId, retriable.map((row) => ({ identityHash: row.identityHash, key: row.key, error })));
   await settleBatch(deps, message.definitionId, message.runId, message.batchId, { failed: undone.length });
 }
 
