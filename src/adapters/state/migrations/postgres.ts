@@ -160,4 +160,13 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE 'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'run waits and progress',
+    sql: (s) => `
+-- While a run waits out throttling or a planning retry: until when and why; and when it last
+-- moved, which the reaper measures a stalled run by.
+ALTER TABLE ${s}.runs ADD COLUMN waiting_until timestamptz, ADD COLUMN waiting_reason text, ADD COLUMN progress_at timestamptz;
+`,
+  },
 ];

@@ -157,4 +157,13 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE N'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'run waits and progress',
+    sql: (s) => `
+-- While a run waits out throttling or a planning retry: until when and why; and when it last
+-- moved, which the reaper measures a stalled run by.
+ALTER TABLE ${s}.runs ADD waiting_until DATETIME2(3) NULL, waiting_reason NVARCHAR(MAX) NULL, progress_at DATETIME2(3) NULL;
+`,
+  },
 ];
