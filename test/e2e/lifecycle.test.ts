@@ -7,6 +7,7 @@ import { handleRunMessage, newRunMessage } from '../../src/sync/plan-run';
 import { reapStalledRuns } from '../../src/sync/reaper';
 import { cancelRun } from '../../src/sync/run-lifecycle';
 import { planState } from '../../src/sync/run-state';
+import { settleBatch } from '../../src/sync/settle';
 import { startStack, type Stack } from '../support/stack';
 
 /**
@@ -152,6 +153,29 @@ describe('every run ends (local host stack)', () => {
     expect(stalled?.error).toMatch(/1 of 4 batches settled|took over/);
     expect((await stack.state.getRun(`${id}-waiting`))?.status).toBe('running');
     await stack.state.releaseLease(runLeaseName(id), `${id}-waiting`);
+  });
+
+  it('the reaper never ends a long healthy run whose batches keep settling, and ends it once they stop', async () => {
+    const { id } = await scenario(1);
+    // A controllable clock: 80 minutes of a run whose batches settle every 5 minutes.
+    let clock = Date.now();
+    const deps = { ...stack.deps, now: () => new Date(clock) };
+    const runId = `${id}-long`;
+    const plan = { phase: 'writing', sourceId: 'pg', mappingVersion: 1, cursorKind: 'timestamp', start: null, next: null, passDone: true, byList: {} };
+    await stack.state.createRun({ runId, definitionId: id, mode: 'full', trigger: 'manual', status: 'running', startedAt: new Date(clock).toISOString(), progressAt: new Date(clock).toISOString(), counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 }, batchesExpected: 100, batchesSettled: 0, plan });
+    expect(await stack.state.acquireLease(runLeaseName(id), runId, 60_000)).toBe(true);
+    for (let batch = 0; batch < 16; batch++) {
+      clock += 5 * 60_000;
+      await settleBatch(deps, id, runId, `${runId}:w${batch}`, { created: 1 });
+      expect(await reapStalledRuns(deps)).not.toContain(runId);
+    }
+    expect(await stack.state.getRun(runId)).toMatchObject({ status: 'running', batchesSettled: 16, progressAt: new Date(clock).toISOString() });
+    clock += 16 * 60_000;
+    expect(await reapStalledRuns(deps)).toContain(runId);
+    const reaped = await stack.state.getRun(runId);
+    expect(reaped).toMatchObject({ status: 'failed' });
+    expect(reaped?.error).toContain('16 of 100 batches settled, then none for 16 min');
+    expect(await leaseIsFree(id)).toBe(true);
   });
 
   it('a dead-lettered run message ends its run failed with the reason', async () => {
