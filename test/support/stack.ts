@@ -40,7 +40,16 @@ export interface Stack {
   items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
 }
 
-export async function startStack(opts: { emulatorBudget?: number; queues?: Partial<QueuePumpOptions>; functions?: FunctionDefinition[]; settings?: Record<string, string> } = {}): Promise<Stack> {
+export interface StackOptions {
+  emulatorBudget?: number;
+  queues?: Partial<QueuePumpOptions>;
+  functions?: FunctionDefinition[];
+  settings?: Record<string, string>;
+  /** Also run the scheduler timer (reaper + due schedule slots) on SCHEDULER_CRON, as the host would. */
+  scheduler?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const id = `e${Math.random().toString(36).slice(2, 8)}`;
   // Each stack has its own Azurite: queue names are fixed (Bicep names them), so two test files
   // sharing one account would pump each other's messages.
@@ -81,7 +90,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     await queueService.getQueueClient(q).createIfNotExists();
     await queueService.getQueueClient(q).clearMessages();
   }
-  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue');
+  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.scheduler && f.name === 'scheduler'));
   // Dead letters waiting for their function are work in progress too.
   const pumped = functions.flatMap((f) => (f.kind === 'queue' ? [storageQueueOf(f)] : []));
   const host = new LocalHost({
@@ -91,6 +100,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     functionKey: 'test-function-key',
     queues: { pollIntervalMs: 20, retryDelayMs: 0, maxDequeueCount: 8, ...opts.queues },
     log: (level, message) => (process.env.STACK_LOG ? console.log(`[${level}] ${message}`) : undefined),
+    env: { ...process.env, SCHEDULER_CRON: cfg.SCHEDULER_CRON },
   });
   await host.start();
   const siteId = emulator.state.defaultSiteId;
