@@ -65,6 +65,8 @@ export const WriteBatchMessage = z
     siteId: z.string().min(1),
     listId: z.string().min(1),
     ops: z.array(WriteOpMessage).min(1),
+    /** Times this batch was re-sent to wait out throttling (part of the re-sent message's id). */
+    deferrals: z.number().int().min(0).optional(),
   })
   .strict();
 export type WriteBatchMessage = z.infer<typeof WriteBatchMessage>;
@@ -82,7 +84,7 @@ export const MoveOpMessage = z
 export type MoveOpMessage = z.infer<typeof MoveOpMessage>;
 
 export const MoveBatchMessage = z
-  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1) })
+  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1), deferrals: z.number().int().min(0).optional() })
   .strict();
 export type MoveBatchMessage = z.infer<typeof MoveBatchMessage>;
 

@@ -2,7 +2,7 @@ import type { Services } from '../composition';
 import type { FunctionDefinition } from '../runtime/function-table';
 import { apiFunctions } from './api';
 import { healthFunction } from './health';
-import { schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
+import { deadLetterFunctions, schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
 
 /**
  * The function table: every trigger the product has, served by both hosts. Building it only
@@ -16,5 +16,6 @@ export function createFunctionTable(services: Services): FunctionDefinition[] {
     syncRunsFunction(services),
     syncWritesFunction(services),
     syncMovesFunction(services),
+    ...deadLetterFunctions(services),
   ];
 }

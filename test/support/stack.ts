@@ -11,7 +11,7 @@ import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
 import { createFunctionTable } from '../../src/functions';
 import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
 import { startAzurite } from '../../src/local/services';
-import type { FunctionDefinition } from '../../src/runtime/function-table';
+import { storageQueueOf, type FunctionDefinition } from '../../src/runtime/function-table';
 import { newRunMessage } from '../../src/sync/plan-run';
 import type { SyncDeps } from '../../src/sync/deps';
 
@@ -40,7 +40,16 @@ export interface Stack {
   items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
 }
 
-export async function startStack(opts: { emulatorBudget?: number; queues?: Partial<QueuePumpOptions>; functions?: FunctionDefinition[]; settings?: Record<string, string> } = {}): Promise<Stack> {
+export interface StackOptions {
+  emulatorBudget?: number;
+  queues?: Partial<QueuePumpOptions>;
+  functions?: FunctionDefinition[];
+  settings?: Record<string, string>;
+  /** Also run the scheduler timer (reaper + due schedule slots) on SCHEDULER_CRON, as the host would. */
+  scheduler?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const id = `e${Math.random().toString(36).slice(2, 8)}`;
   // Each stack has its own Azurite: queue names are fixed (Bicep names them), so two test files
   // sharing one account would pump each other's messages.
@@ -58,6 +67,8 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     GRAPH_BUDGET_RU_PER_MINUTE: String(opts.emulatorBudget ?? 600_000),
     GRAPH_MAX_CONCURRENCY: '8',
     LOCAL_FUNCTION_KEY: 'test-function-key',
+    // Planning retries back off by seconds here, not the production half-minute.
+    RUN_PLAN_RETRY_SECONDS: '1',
     ...opts.settings,
   });
   const services = createServices(cfg);
@@ -79,13 +90,17 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     await queueService.getQueueClient(q).createIfNotExists();
     await queueService.getQueueClient(q).clearMessages();
   }
+  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.scheduler && f.name === 'scheduler'));
+  // Dead letters waiting for their function are work in progress too.
+  const pumped = functions.flatMap((f) => (f.kind === 'queue' ? [storageQueueOf(f)] : []));
   const host = new LocalHost({
-    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue'),
+    functions,
     port: 0,
     storageConnectionString: storage,
     functionKey: 'test-function-key',
     queues: { pollIntervalMs: 20, retryDelayMs: 0, maxDequeueCount: 8, ...opts.queues },
     log: (level, message) => (process.env.STACK_LOG ? console.log(`[${level}] ${message}`) : undefined),
+    env: { ...process.env, SCHEDULER_CRON: cfg.SCHEDULER_CRON },
   });
   await host.start();
   const siteId = emulator.state.defaultSiteId;
@@ -93,6 +108,8 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
   const queueCounts = async () => {
     let total = 0;
     for (const q of Object.values(QUEUES)) total += (await queueService.getQueueClient(q).getProperties()).approximateMessagesCount ?? 0;
+    // A poison queue appears once its pump starts.
+    for (const q of pumped.filter((p) => !(Object.values(QUEUES) as string[]).includes(p))) total += (await queueService.getQueueClient(q).getProperties().catch(() => undefined))?.approximateMessagesCount ?? 0;
     return total;
   };
 

@@ -79,7 +79,7 @@ export interface CursorRecord {
   updatedAt?: string;
 }
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'refused';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'refused' | 'cancelled';
 export type RunMode = 'incremental' | 'full' | 'dryRun';
 
 export interface RunCounts {
@@ -110,6 +110,11 @@ export interface RunRecord {
   error?: string | null;
   /** Dry-run plan or other JSON detail. */
   plan?: unknown;
+  /** While the run waits (throttling, a planning retry): until when, and why. */
+  waitingUntil?: string | null;
+  waitingReason?: string | null;
+  /** Last time a batch settled or planning advanced (the reaper's measure of a stalled run). */
+  progressAt?: string | null;
 }
 
 export interface FailureRecord {

@@ -198,4 +198,13 @@ CREATE TABLE ${s}.drift_differences (
 CREATE INDEX drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
 `,
   },
+  {
+    version: 6,
+    name: 'run waits and progress',
+    sql: (s) => `
+-- While a run waits out throttling or a planning retry: until when and why; and when it last
+-- moved, which the reaper measures a stalled run by.
+ALTER TABLE ${s}.runs ADD COLUMN waiting_until timestamptz, ADD COLUMN waiting_reason text, ADD COLUMN progress_at timestamptz;
+`,
+  },
 ];
