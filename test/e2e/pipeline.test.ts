@@ -6,6 +6,10 @@ import { assertInvariant } from '../support/invariant';
  * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
  * the Graph emulator over HTTP, the real function table pumped by the local host.
  */
+
+// Whole runs through Azurite's table emulation take tens of seconds on a loaded 2-core machine;
+// a jest timeout is no behaviour bound, so give each run room rather than fail on a slow host.
+jest.setTimeout(120_000);
 describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s state store)', (stateStore) => {
   let stack: Stack;
   const definitionId = 'orders';
