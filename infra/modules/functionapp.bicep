@@ -45,6 +45,7 @@ param stateSqlUrlSecretName string
 param graphBaseUrl string
 param graphBudgetRuPerMinute int
 param graphMaxConcurrency int
+param graphMaxInlineWaitSeconds int
 param schedulerCron string
 param messageMaxBytes int
 
@@ -180,6 +181,7 @@ var productSettings = {
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_BUDGET_RU_PER_MINUTE: string(graphBudgetRuPerMinute)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+  GRAPH_MAX_INLINE_WAIT_SECONDS: string(graphMaxInlineWaitSeconds)
   SCHEDULER_CRON: schedulerCron
   MESSAGE_MAX_BYTES: string(messageMaxBytes)
   LOG_LEVEL: logLevel
