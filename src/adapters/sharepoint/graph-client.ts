@@ -138,6 +138,8 @@ class ThrottleObserverMiddleware implements Middleware {
 }
 
 const MAX_BATCH = 20;
+/** The earliest a request handed back as throttled is worth sending again. */
+const MIN_RESCHEDULE_MS = 1_000;
 
 export class GraphTransport {
   readonly client: Client;
@@ -285,7 +287,8 @@ export class GraphTransport {
     const attempts = new Map<string, { transient: number; throttled: number }>(chunk.map((r) => [r.id, { transient: 0, throttled: 0 }]));
     const lastThrottled = new Map<string, BatchResponse>();
     const giveUpThrottled = (r: BatchRequest, response: BatchResponse) => {
-      const retryAt = Math.max(this.limiter.resumesAt(), this.limiter.now() + (retryAfterMsOf(response) ?? 0));
+      // Never "now": a storm without Retry-After must not turn rescheduling into a hot loop.
+      const retryAt = Math.max(this.limiter.resumesAt(), this.limiter.now() + Math.max(MIN_RESCHEDULE_MS, retryAfterMsOf(response) ?? 0));
       out.set(r.id, { ...response, retryAt });
     };
     while (pending.length > 0) {
