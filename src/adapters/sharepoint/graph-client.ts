@@ -313,13 +313,25 @@ export class GraphTransport {
       const result = await this.attempt({ method: 'POST', path: '/$batch', body: envelope, ru });
       const retry: BatchRequest[] = [];
       let backoffAttempt = 0;
+      /** Sends `r` again while its attempts of this kind last; else `response` is its final answer. */
+      const retryOrSettle = (r: BatchRequest, kind: 'throttled' | 'transient', response: BatchResponse) => {
+        const count = attempts.get(r.id)!;
+        if (kind === 'throttled') {
+          lastThrottled.set(r.id, response);
+          if (++count.throttled < this.maxThrottledAttempts) retry.push(r);
+          else giveUpThrottled(r, response);
+          return;
+        }
+        if (++count.transient < this.maxAttempts) retry.push(r);
+        else out.set(r.id, response);
+        backoffAttempt = Math.max(backoffAttempt, count.transient);
+      };
       if (!result.ok) {
         // The envelope failed as a whole. If it was applied and only the answer was lost, the
         // repeat is still safe: creates carry SyncKey (a duplicate answers 409 and is adopted
         // by the caller), updates set the same values again, deletes answer 404.
         const kind = retryKind(result.failure.status);
         for (const r of pending) {
-          const count = attempts.get(r.id)!;
           const synthetic: BatchResponse = {
             id: r.id,
             status: result.failure.status,
@@ -330,27 +342,15 @@ export class GraphTransport {
             out.set(r.id, synthetic);
             continue;
           }
-          if (kind === 'throttled') {
-            lastThrottled.set(r.id, synthetic);
-            if (++count.throttled < this.maxThrottledAttempts) retry.push(r);
-            else giveUpThrottled(r, synthetic);
-            continue;
-          }
-          if (++count.transient < this.maxAttempts) retry.push(r);
-          else out.set(r.id, synthetic);
-          backoffAttempt = Math.max(backoffAttempt, count.transient);
+          retryOrSettle(r, kind, synthetic);
         }
       } else {
         const responses = readBatchResponses(result.body);
         for (const r of pending) {
           const response = responses.get(r.id);
-          const count = attempts.get(r.id)!;
           if (!response) {
             // Graph answers every request of an envelope; a missing one is treated as lost.
-            const lost: BatchResponse = { id: r.id, status: 0, headers: {}, body: { error: { code: 'missing_response', message: 'the $batch answer had no response for this request' } } };
-            if (++count.transient < this.maxAttempts) retry.push(r);
-            else out.set(r.id, lost);
-            backoffAttempt = Math.max(backoffAttempt, count.transient);
+            retryOrSettle(r, 'transient', { id: r.id, status: 0, headers: {}, body: { error: { code: 'missing_response', message: 'the $batch answer had no response for this request' } } });
             continue;
           }
           // Inner responses carry their own Retry-After and RateLimit-* headers (a throttled
@@ -361,15 +361,7 @@ export class GraphTransport {
             out.set(r.id, response);
             continue;
           }
-          if (kind === 'throttled') {
-            lastThrottled.set(r.id, response);
-            if (++count.throttled < this.maxThrottledAttempts) retry.push(r);
-            else giveUpThrottled(r, response);
-            continue;
-          }
-          if (++count.transient < this.maxAttempts) retry.push(r);
-          else out.set(r.id, response);
-          backoffAttempt = Math.max(backoffAttempt, count.transient);
+          retryOrSettle(r, kind, response);
         }
       }
       if (retry.length > 0 && backoffAttempt > 0) await this.sleep(this.backoff(backoffAttempt));
