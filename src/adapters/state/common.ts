@@ -1,15 +1,8 @@
 import { configError, conflict, SyncError, transientError } from '../../core/errors';
-import type { LedgerEntry, LedgerState, ProgressCounter, RunCounts, RunRecord } from '../../core/ports/state';
 
-/** Helpers shared by every state-store adapter, so that all three behave alike. */
+/** Errors, validation and small helpers that every aggregate and every backend share. */
 
 export const MODULE = 'state';
-
-export const COUNT_KEYS = ['read', 'created', 'updated', 'unchanged', 'moved', 'deleted', 'failed'] as const satisfies ReadonlyArray<keyof RunCounts>;
-export const PROGRESS_COUNTERS = [...COUNT_KEYS, 'batchesExpected', 'batchesSettled'] as const satisfies ReadonlyArray<ProgressCounter>;
-const LEDGER_STATES: ReadonlySet<string> = new Set<LedgerState>(['pending', 'synced', 'moving', 'deleted']);
-
-export { emptyRunCounts as emptyCounts } from '../../core/ports/state';
 
 export const stateConflict = (message: string, cause?: unknown) => conflict(MODULE, 'state_conflict', message, cause === undefined ? {} : { cause });
 
@@ -24,53 +17,8 @@ export const recordTooLarge = (what: string, size: number, limit: number) =>
 
 export const invalidInput = (message: string) => configError(MODULE, 'state_invalid', message, { status: 422 });
 
-/** Validates deltas before any I/O, so a typo'd counter name cannot silently do nothing. */
-export function checkDeltas(deltas: Partial<Record<ProgressCounter, number>>): Array<[ProgressCounter, number]> {
-  const out: Array<[ProgressCounter, number]> = [];
-  for (const [name, value] of Object.entries(deltas)) {
-    if (!(PROGRESS_COUNTERS as readonly string[]).includes(name)) throw invalidInput(`unknown run counter '${name}'`);
-    if (value === undefined || value === 0) continue;
-    if (!Number.isInteger(value)) throw invalidInput(`run counter '${name}' must change by a whole number, got ${value}`);
-    out.push([name as ProgressCounter, value]);
-  }
-  return out;
-}
-
-export function applyDeltas(run: RunRecord, deltas: Array<[ProgressCounter, number]>): RunRecord {
-  const counts = { ...run.counts };
-  let { batchesExpected, batchesSettled } = run;
-  for (const [name, value] of deltas) {
-    if (name === 'batchesExpected') batchesExpected += value;
-    else if (name === 'batchesSettled') batchesSettled += value;
-    else counts[name] += value;
-  }
-  return { ...run, counts, batchesExpected, batchesSettled };
-}
-
-/**
- * Checks a ledger batch and keeps the last entry per (definition, identity): a batch that names
- * an identity twice means "the later write wins", and SQL upserts refuse to touch a row twice.
- */
-export function normaliseLedgerBatch(entries: LedgerEntry[]): LedgerEntry[] {
-  const byKey = new Map<string, LedgerEntry>();
-  const claims = new Map<string, string>();
-  for (const e of entries) {
-    if (!e.definitionId) throw invalidInput('ledger entry without definitionId');
-    if (!e.identityHash) throw invalidInput('ledger entry without identityHash');
-    if (!e.listId) throw invalidInput(`ledger entry ${e.identityHash} has no listId`);
-    if (!LEDGER_STATES.has(e.state)) throw invalidInput(`ledger entry ${e.identityHash} has unknown state '${String(e.state)}'`);
-    if (e.itemId === '') throw invalidInput(`ledger entry ${e.identityHash} has an empty itemId; use null while it is unknown`);
-    byKey.set(`${e.definitionId}\u0000${e.identityHash}`, e);
-  }
-  const out = [...byKey.values()];
-  for (const e of out) {
-    if (e.itemId === null) continue;
-    const claim = `${e.definitionId}\u0000${e.listId}\u0000${e.itemId}`;
-    const other = claims.get(claim);
-    if (other !== undefined) throw stateConflict(`item ${e.itemId} of list ${e.listId} is claimed twice in one ledger batch (identities ${other} and ${e.identityHash})`);
-    claims.set(claim, e.identityHash);
-  }
-  return out;
+export function rethrowIfSyncError(error: unknown): void {
+  if (error instanceof SyncError) throw error;
 }
 
 export function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -104,7 +52,7 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Full-jitter backoff: spreads colliding writers apart so optimistic retries converge quickly. */
 export const backoff = (attempt: number, baseMs = 5, capMs = 250) => sleep(Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 10)));
@@ -132,9 +80,16 @@ export function pageLimit(limit: number | undefined, fallback = 50, max = 1000):
   return Math.min(limit, max);
 }
 
-export function checkTtl(ttlMs: number): void {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw invalidInput(`lease ttl must be a positive number of milliseconds, got ${ttlMs}`);
+/** What a listing asks for once the limit is checked: how many, and the token of the page before. */
+export interface PageRequest {
+  limit: number;
+  next?: string;
 }
+
+export const pageRequest = (opts: { limit?: number; next?: string } = {}): PageRequest => ({ limit: pageLimit(opts.limit), next: opts.next });
+
+/** Keys looked up or deleted once each, whatever the caller repeated. */
+export const distinct = (keys: readonly string[]): string[] => [...new Set(keys)];
 
 /** SQL timestamps come back as Date; the port speaks ISO strings. */
 export const iso = (value: Date | string | null | undefined): string | undefined =>
@@ -144,14 +99,4 @@ export function isoOrThrow(value: string, field: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw invalidInput(`${field} must be an ISO-8601 time, got '${value}'`);
   return d;
-}
-
-/** Removes the Versioned fields so they are never stored inside the document itself. */
-export function withoutVersion<T extends { etag?: string; createdAt?: string; updatedAt?: string }>(record: T): Omit<T, 'etag' | 'createdAt' | 'updatedAt'> {
-  const { etag: _etag, createdAt: _createdAt, updatedAt: _updatedAt, ...rest } = record;
-  return rest;
-}
-
-export function rethrowIfSyncError(error: unknown): void {
-  if (error instanceof SyncError) throw error;
 }

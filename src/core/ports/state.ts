@@ -2,8 +2,9 @@ import type { SharePointConnection, SourceConnection, SyncDefinition } from '../
 
 /**
  * The state store (DESIGN §4, §5): configuration, the ledger, cursors, runs, failures, moves,
- * leases, schedule bookkeeping and drift reports. Two first-class adapters implement it (Azure
- * Table Storage and SQL) and one contract suite tests both.
+ * leases, schedule bookkeeping and drift reports, one interface per aggregate, composed into
+ * `StateStore`. Three adapters implement it (Azure Table Storage, PostgreSQL, SQL Server) and
+ * one contract suite tests them all.
  *
  * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
  * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`
@@ -38,7 +39,7 @@ export interface StoredDefinition extends Versioned {
   lists?: Record<string, string>;
 }
 
-export type LedgerState = 'pending' | 'synced' | 'moving' | 'deleted';
+export type LedgerState = 'pending' | 'synced' | 'moving';
 
 export interface LedgerEntry {
   definitionId: string;
@@ -139,29 +140,38 @@ export interface Page<T> {
 
 export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected';
 
-export interface StateStore {
+/** How a configuration record is saved: `mustNotExist` creates (refusing an existing id), `ifMatch` replaces only that version. */
+export interface PutConfigOptions {
+  ifMatch?: string;
+  mustNotExist?: boolean;
+}
+
+export interface StateStoreLifecycle {
   /** Creates tables / applies migrations. Idempotent. */
   init(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
 
-  // configuration
-  putSource(source: StoredSource, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredSource>;
+/** Source connections, SharePoint connections and definitions, each versioned by an ETag. */
+export interface ConfigStore {
+  putSource(source: StoredSource, opts?: PutConfigOptions): Promise<StoredSource>;
   getSource(id: string): Promise<StoredSource | null>;
   listSources(): Promise<StoredSource[]>;
   deleteSource(id: string): Promise<boolean>;
 
-  putSharePoint(conn: StoredSharePoint, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredSharePoint>;
+  putSharePoint(conn: StoredSharePoint, opts?: PutConfigOptions): Promise<StoredSharePoint>;
   getSharePoint(id: string): Promise<StoredSharePoint | null>;
   listSharePoint(): Promise<StoredSharePoint[]>;
   deleteSharePoint(id: string): Promise<boolean>;
 
-  putDefinition(def: StoredDefinition, opts?: { ifMatch?: string; mustNotExist?: boolean }): Promise<StoredDefinition>;
+  putDefinition(def: StoredDefinition, opts?: PutConfigOptions): Promise<StoredDefinition>;
   getDefinition(id: string): Promise<StoredDefinition | null>;
   listDefinitions(): Promise<StoredDefinition[]>;
   deleteDefinition(id: string): Promise<boolean>;
+}
 
-  // ledger
+export interface LedgerStore {
   /** One or a few round trips for a page of hashes; unknown hashes are simply absent from the map. */
   getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
   getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
@@ -176,12 +186,14 @@ export interface StateStore {
   deleteLedger(definitionId: string, identityHashes: string[]): Promise<void>;
   /** Streams every entry of a definition (drift, reconcile). */
   scanLedger(definitionId: string, pageSize?: number): AsyncIterable<LedgerEntry[]>;
+}
 
-  // cursors
+export interface CursorStore {
   getCursor(definitionId: string, sourceId: string): Promise<CursorRecord | null>;
   putCursor(cursor: CursorRecord): Promise<void>;
+}
 
-  // runs
+export interface RunStore {
   createRun(run: RunRecord): Promise<void>;
   getRun(runId: string): Promise<RunRecord | null>;
   updateRun(runId: string, patch: Partial<Omit<RunRecord, 'runId' | 'definitionId'>>): Promise<RunRecord>;
@@ -196,18 +208,22 @@ export interface StateStore {
   incrementRunOnce(runId: string, key: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<{ run: RunRecord; applied: boolean }>;
   /** Newest first, by the startedAt given at creation (a later patch of startedAt does not reorder). */
   listRuns(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<RunRecord>>;
+}
 
-  // failures
+export interface FailureStore {
   putFailure(failure: FailureRecord): Promise<void>;
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }): Promise<FailureRecord[]>;
   deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
+}
 
-  // moves
+export interface MoveStore {
   /** Idempotent per (definitionId, moveId): a redelivered move is recorded once. */
   addMove(move: MoveRecord): Promise<void>;
   listMoves(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<MoveRecord>>;
+}
 
-  // leases: exactly one holder at a time; an expired lease can be taken over
+/** Leases: exactly one holder at a time; an expired lease can be taken over. */
+export interface LeaseStore {
   /**
    * True if `holder` now holds the lease (a holder may re-acquire its own). SQL stores judge
    * expiry by the database clock, Table Storage by the caller's clock: keep TTLs well above
@@ -217,13 +233,33 @@ export interface StateStore {
   /** True if `holder` still held the lease (even if expired, as long as nobody took it over). */
   renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, holder: string): Promise<void>;
+}
 
-  // schedule bookkeeping: compare-and-set of the last enqueued slot
+/** Schedule bookkeeping per definition, each value changed only by compare-and-set. */
+export interface ScheduleStore {
+  /** The last slot the scheduler enqueued, null before the first. */
   getLastSlot(definitionId: string): Promise<string | null>;
   /** Sets the last slot only if it still equals `expected`; false if someone else moved it. */
   casLastSlot(definitionId: string, expected: string | null, slot: string): Promise<boolean>;
+  /** Runs counted towards the next reconcile pass (`deletes.everyRuns`); 0 before the first. */
+  getReconcilePasses(definitionId: string): Promise<number>;
+  /** Sets the count only if it still equals `expected`; false if someone else changed it. Counts are whole numbers ≥ 0. */
+  casReconcilePasses(definitionId: string, expected: number, next: number): Promise<boolean>;
+}
 
-  // drift reports
+export interface DriftReportStore {
   putDriftReport(report: DriftReportRecord): Promise<void>;
   getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null>;
 }
+
+export interface StateStore
+  extends StateStoreLifecycle,
+    ConfigStore,
+    LedgerStore,
+    CursorStore,
+    RunStore,
+    FailureStore,
+    MoveStore,
+    LeaseStore,
+    ScheduleStore,
+    DriftReportStore {}

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mssqlConfig, SqlServerStateStore, type SqlParams, type SqlServerExecutor } from '../../../src/adapters/state/mssql-store';
 import { SQLSERVER_MIGRATIONS } from '../../../src/adapters/state/migrations/sqlserver';
 import { isSyncError } from '../../../src/core/errors';
-import { runStateStoreContract } from './contract';
+import { runStateStoreContract } from './contract/index';
 
 const url = process.env.MSSQL_TEST_URL;
 
@@ -162,6 +162,16 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     expect(db.calls[0]?.text).toMatch(/WHEN MATCHED AND \(t\.expires_at < SYSUTCDATETIME\(\) OR t\.holder = @holder\)/);
   });
 
+  it('a reconcile count is compared and set in its own table, from none counted by one MERGE that adds no second row', async () => {
+    const db = new RecordingExecutor(() => ({ rowsAffected: 1 }));
+    const store = new SqlServerStateStore({ executor: db, schema: 'st' });
+    expect(await store.casReconcilePasses('d', 0, 1)).toBe(true);
+    expect(await store.casReconcilePasses('d', 1, 2)).toBe(true);
+    expect(db.calls[0]?.text).toMatch(/^MERGE \[st\]\.reconcile_passes WITH \(HOLDLOCK\)[\s\S]*WHEN MATCHED AND t\.passes IS NULL[\s\S]*WHEN NOT MATCHED THEN INSERT/);
+    expect(db.calls[1]?.text).toMatch(/^UPDATE \[st\]\.reconcile_passes SET passes = @value, .* WHERE definition_id = @definitionId AND passes = @expected$/);
+    expect(db.calls[1]?.params.expected?.value).toBe(1);
+  });
+
   it('duplicate keys become state_conflict, deadlocks are retried, login failures are config errors', async () => {
     let deadlocks = 2;
     const db = new RecordingExecutor((text) => {
@@ -191,6 +201,8 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     await store.getLedgerByItem(evil, evil, evil);
     await store.acquireLease(evil, evil, 1000);
     await store.casLastSlot(evil, evil, evil);
+    await store.getReconcilePasses(evil);
+    await store.casReconcilePasses(evil, 0, 1);
     await store.getCursor(evil, evil);
     await store.listRuns(evil);
     expect(db.calls.some((c) => c.text.includes('DROP TABLE users'))).toBe(false);

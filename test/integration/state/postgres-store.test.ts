@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { PostgresStateStore } from '../../../src/adapters/state/sql-store';
 import { POSTGRES_MIGRATIONS } from '../../../src/adapters/state/migrations/postgres';
 import { isSyncError } from '../../../src/core/errors';
-import { runStateStoreContract } from './contract';
+import { runStateStoreContract } from './contract/index';
 
 const url = process.env.TEST_PG_URL ?? '';
 const schema = `st_${randomBytes(4).toString('hex')}`;
@@ -54,6 +54,24 @@ describe('PostgreSQL specifics', () => {
       client.query(`INSERT INTO "${schemaB}".ledger (definition_id, identity_hash, list_id, item_id, content_hash, state) VALUES ('d', 'b', 'l', '1', 'c', 'synced')`),
     ).rejects.toMatchObject({ code: '23505' });
     await store.close();
+  });
+
+  it('migration 3 carries reconcile counts kept as reconcile~ schedule slots over to their own table', async () => {
+    const schemaC = `${schema}_r`;
+    const before = new PostgresStateStore({ url, schema: schemaC, poolMax: 1, migrations: POSTGRES_MIGRATIONS.filter((m) => m.version < 3) });
+    const after = new PostgresStateStore({ url, schema: schemaC, poolMax: 1 });
+    try {
+      await before.init();
+      await before.casLastSlot('reconcile~def-a', null, '4');
+      await before.casLastSlot('def-a', null, '2025-01-01T00:00:00.000Z');
+      await after.init();
+      expect(await after.getReconcilePasses('def-a')).toBe(4);
+      expect(await after.getLastSlot('def-a')).toBe('2025-01-01T00:00:00.000Z');
+      expect(await after.getLastSlot('reconcile~def-a')).toBeNull();
+    } finally {
+      await after.dropSchema();
+      await Promise.all([before.close(), after.close()]);
+    }
   });
 
   it('a schema name that is not a plain identifier is refused before any SQL runs', () => {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { odata, TableClient } from '@azure/data-tables';
 import { isSyncError } from '../../../src/core/errors';
 import { TableStateStore } from '../../../src/adapters/state/table-store';
-import { decodeKey, encodeKey } from '../../../src/adapters/state/table-keys';
-import { runStateStoreContract } from './contract';
+import { decodeKey, encodeKey } from '../../../src/adapters/state/table/keys';
+import { runStateStoreContract } from './contract/index';
 
 const connectionString = process.env.TEST_STORAGE_CONNECTION ?? '';
 const prefix = `st${randomBytes(4).toString('hex')}`;
@@ -91,5 +91,26 @@ describe('Table Storage specifics', () => {
     const b = await filterStore.getLedger(def, hashes);
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
     expect(b.size).toBe(40);
+  });
+
+  it('reconcile counts kept by earlier builds as reconcile~ schedule slots are carried over at init', async () => {
+    const legacyPrefix = `${prefix}l`;
+    const schedule = TableClient.fromConnectionString(connectionString, `${legacyPrefix}Schedule`, { allowInsecureConnection: true });
+    await schedule.createTable();
+    const def = 'def/legacy#1';
+    await schedule.createEntity({ partitionKey: encodeKey(`reconcile~${def}`), rowKey: '', lastSlot: '2', updatedAt: new Date().toISOString() });
+    await schedule.createEntity({ partitionKey: encodeKey(def), rowKey: '', lastSlot: '2025-01-01T00:00:00.000Z', updatedAt: new Date().toISOString() });
+    const legacy = new TableStateStore({ connectionString, tablePrefix: legacyPrefix });
+    try {
+      await Promise.all([legacy.init(), legacy.init()]);
+      expect(await legacy.getReconcilePasses(def)).toBe(2);
+      expect(await legacy.getLastSlot(def)).toBe('2025-01-01T00:00:00.000Z');
+      expect(await legacy.getLastSlot(`reconcile~${def}`)).toBeNull();
+      expect(await legacy.casReconcilePasses(def, 2, 3)).toBe(true);
+      await legacy.init();
+      expect(await legacy.getReconcilePasses(def)).toBe(3);
+    } finally {
+      await legacy.dropAll();
+    }
   });
 });

@@ -143,4 +143,21 @@ CREATE TABLE ${s}.run_marks (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'reconcile pass counts',
+    sql: (s) => `
+-- Runs counted towards each definition's next reconcile pass (deletes.everyRuns).
+CREATE TABLE ${s}.reconcile_passes (
+  definition_id  text PRIMARY KEY,
+  passes         integer NOT NULL CHECK (passes >= 0),
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+-- Earlier builds kept these counts as the schedule slot of a definition named 'reconcile~<id>'.
+INSERT INTO ${s}.reconcile_passes (definition_id, passes)
+  SELECT substr(definition_id, 11), CAST(last_slot AS integer) FROM ${s}.schedule_slots
+  WHERE definition_id LIKE 'reconcile~%' AND last_slot ~ '^[0-9]{1,9}$';
+DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE 'reconcile~%';
+`,
+  },
 ];

@@ -140,4 +140,21 @@ CREATE TABLE ${s}.run_marks (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'reconcile pass counts',
+    sql: (s) => `
+-- Runs counted towards each definition's next reconcile pass (deletes.everyRuns).
+CREATE TABLE ${s}.reconcile_passes (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_reconcile_passes PRIMARY KEY,
+  passes         INT NOT NULL CONSTRAINT CK_reconcile_passes CHECK (passes >= 0),
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_reconcile_passes_updated DEFAULT SYSUTCDATETIME()
+);
+-- Earlier builds kept these counts as the schedule slot of a definition named 'reconcile~<id>'.
+INSERT INTO ${s}.reconcile_passes (definition_id, passes)
+  SELECT SUBSTRING(definition_id, 11, 128), TRY_CAST(last_slot AS INT) FROM ${s}.schedule_slots
+  WHERE definition_id LIKE N'reconcile~%' AND TRY_CAST(last_slot AS INT) >= 0;
+DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE N'reconcile~%';
+`,
+  },
 ];

@@ -1,4 +1,4 @@
-import { invalidInput, recordTooLarge } from './common';
+import { invalidInput, recordTooLarge } from '../common';
 
 /**
  * Key and property encoding for Azure Table Storage.

@@ -1,0 +1,46 @@
+import type { ScheduleStore } from '../../core/ports/state';
+import { invalidInput } from './common';
+
+/**
+ * Schedule bookkeeping for every backend: the last slot the scheduler enqueued and the runs
+ * counted towards the next reconcile pass. Each is one value per definition changed only by
+ * compare-and-set; a backend supplies one `ScheduleCell` per value.
+ */
+
+export interface ScheduleCell<T> {
+  /** The definition's value; null when none is stored. */
+  read(definitionId: string): Promise<T | null>;
+  /** Stores `value` only if the stored value is still `expected` (null: none stored); false when someone else changed it. */
+  compareAndSet(definitionId: string, expected: T | null, value: T): Promise<boolean>;
+}
+
+function checkPasses(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0) throw invalidInput(`${name} must be a whole number of runs, 0 or more, got ${value}`);
+}
+
+export class ScheduleBook implements ScheduleStore {
+  constructor(
+    private readonly slots: ScheduleCell<string>,
+    private readonly reconcilePasses: ScheduleCell<number>,
+  ) {}
+
+  getLastSlot(definitionId: string): Promise<string | null> {
+    return this.slots.read(definitionId);
+  }
+
+  casLastSlot(definitionId: string, expected: string | null, slot: string): Promise<boolean> {
+    return this.slots.compareAndSet(definitionId, expected, slot);
+  }
+
+  async getReconcilePasses(definitionId: string): Promise<number> {
+    return (await this.reconcilePasses.read(definitionId)) ?? 0;
+  }
+
+  async casReconcilePasses(definitionId: string, expected: number, next: number): Promise<boolean> {
+    checkPasses(expected, 'expected reconcile passes');
+    checkPasses(next, 'reconcile passes');
+    if (expected !== 0) return this.reconcilePasses.compareAndSet(definitionId, expected, next);
+    // A definition never counted has no value stored, and that means zero passes.
+    return (await this.reconcilePasses.compareAndSet(definitionId, null, next)) || this.reconcilePasses.compareAndSet(definitionId, 0, next);
+  }
+}

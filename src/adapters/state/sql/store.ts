@@ -1,0 +1,42 @@
+import { ComposedStateStore } from '../composed-store';
+import type { SqlMigration } from '../migrations/postgres';
+import { SqlConfigStorage } from './config-records';
+import { SqlCursors } from './cursors';
+import type { SqlDb } from './db';
+import { SqlDriftReportStorage } from './drift-reports';
+import { SqlFailureStorage } from './failures';
+import { SqlLeaseStorage } from './leases';
+import { SqlLedgerStorage } from './ledger';
+import { SqlMoveStorage } from './moves';
+import { SqlRunStorage } from './runs';
+import { sqlReconcilePasses, sqlSlots } from './schedule';
+
+/** The state store over a SQL engine: every aggregate's SQL storage, over one `SqlDb`. The engine adds connections and migrations. */
+export abstract class SqlStateStore extends ComposedStateStore {
+  /**
+   * @param schemaName the state schema, unquoted (the dialect holds it quoted)
+   * @param migrations the engine's migrations, applied by `init`
+   */
+  protected constructor(
+    protected readonly db: SqlDb,
+    protected readonly schemaName: string,
+    protected readonly migrations: SqlMigration[],
+  ) {
+    super({
+      config: new SqlConfigStorage(db),
+      ledger: new SqlLedgerStorage(db),
+      cursors: new SqlCursors(db),
+      runs: new SqlRunStorage(db),
+      failures: new SqlFailureStorage(db),
+      moves: new SqlMoveStorage(db),
+      leases: new SqlLeaseStorage(db),
+      slots: sqlSlots(db),
+      reconcilePasses: sqlReconcilePasses(db),
+      driftReports: new SqlDriftReportStorage(db),
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('ping', 'SELECT 1 AS ok');
+  }
+}

@@ -1,0 +1,75 @@
+import { expectSyncError, uid, type ContractContext } from './harness';
+
+/** ScheduleStore: compare-and-set of the last slot and of the reconcile pass count. */
+export function scheduleContract(ctx: ContractContext): void {
+  describe('schedule bookkeeping', () => {
+    it('casLastSlot lets exactly one of concurrent callers win, from empty and from a slot', async () => {
+      const def = `def-${uid()}`;
+      expect(await ctx.store.getLastSlot(def)).toBeNull();
+      const stores = [ctx.store, ctx.another()];
+      const first = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.casLastSlot(def, null, `2025-01-01T00:0${i}:00Z`)));
+      expect(first.filter(Boolean)).toHaveLength(1);
+      const winner = `2025-01-01T00:0${first.indexOf(true)}:00Z`;
+      expect(await ctx.store.getLastSlot(def)).toBe(winner);
+      const second = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.casLastSlot(def, winner, `2025-01-01T01:0${i}:00Z`)));
+      expect(second.filter(Boolean)).toHaveLength(1);
+      expect(await ctx.store.getLastSlot(def)).toBe(`2025-01-01T01:0${second.indexOf(true)}:00Z`);
+    });
+
+    it('casLastSlot refuses a stale expected slot', async () => {
+      const def = `def-${uid()}`;
+      expect(await ctx.store.casLastSlot(def, null, 's1')).toBe(true);
+      expect(await ctx.store.casLastSlot(def, null, 's2')).toBe(false);
+      expect(await ctx.store.casLastSlot(def, 's0', 's2')).toBe(false);
+      expect(await ctx.store.casLastSlot(def, 's1', 's2')).toBe(true);
+      expect(await ctx.store.getLastSlot(def)).toBe('s2');
+    });
+
+    it('the reconcile pass count starts at zero and changes only by compare-and-set', async () => {
+      const def = `def-${uid()}`;
+      expect(await ctx.store.getReconcilePasses(def)).toBe(0);
+      expect(await ctx.store.casReconcilePasses(def, 0, 1)).toBe(true);
+      expect(await ctx.store.casReconcilePasses(def, 0, 2)).toBe(false);
+      expect(await ctx.store.casReconcilePasses(def, 1, 2)).toBe(true);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(2);
+      // A reset to zero, and counting on from the stored zero.
+      expect(await ctx.store.casReconcilePasses(def, 2, 0)).toBe(true);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(0);
+      expect(await ctx.store.casReconcilePasses(def, 0, 1)).toBe(true);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(1);
+    });
+
+    it('of concurrent reconcile counters exactly one wins, from none counted and from a count', async () => {
+      const def = `def-${uid()}`;
+      const stores = [ctx.store, ctx.another()];
+      const first = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.casReconcilePasses(def, 0, i + 1)));
+      expect(first.filter(Boolean)).toHaveLength(1);
+      const winner = first.indexOf(true) + 1;
+      expect(await ctx.store.getReconcilePasses(def)).toBe(winner);
+      const second = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.casReconcilePasses(def, winner, 100 + i)));
+      expect(second.filter(Boolean)).toHaveLength(1);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(100 + second.indexOf(true));
+    });
+
+    it('the reconcile pass count is kept per definition and apart from the last slot', async () => {
+      const def = `def-${uid()}`;
+      const other = `def-${uid()}`;
+      expect(await ctx.store.casLastSlot(def, null, '2025-01-01T00:00:00Z')).toBe(true);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(0);
+      expect(await ctx.store.casReconcilePasses(def, 0, 3)).toBe(true);
+      expect(await ctx.store.casLastSlot(def, '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z')).toBe(true);
+      expect(await ctx.store.getReconcilePasses(def)).toBe(3);
+      expect(await ctx.store.getLastSlot(def)).toBe('2025-01-01T00:01:00Z');
+      expect(await ctx.store.getReconcilePasses(other)).toBe(0);
+      expect(await ctx.store.getLastSlot(other)).toBeNull();
+    });
+
+    it('a reconcile pass count that is not a whole number of 0 or more is refused', async () => {
+      const def = `def-${uid()}`;
+      await expectSyncError(ctx.store.casReconcilePasses(def, 0, -1), 'state_invalid');
+      await expectSyncError(ctx.store.casReconcilePasses(def, 0, 1.5), 'state_invalid');
+      await expectSyncError(ctx.store.casReconcilePasses(def, -2, 1), 'state_invalid');
+      expect(await ctx.store.getReconcilePasses(def)).toBe(0);
+    });
+  });
+}
