@@ -9,6 +9,14 @@ export const stateConflict = (message: string, cause?: unknown) => conflict(MODU
 export const stateUnavailable = (message: string, cause?: unknown) =>
   transientError(MODULE, 'state_unavailable', message, cause === undefined ? {} : { cause });
 
+/**
+ * Optimistic writes that kept losing to other writers past their retries. Nothing is wrong with
+ * the request, so it is transient: the caller (a queue delivery) tries again later, rather than
+ * a conflict an admin would have to resolve.
+ */
+export const stateContention = (message: string, cause?: unknown) =>
+  transientError(MODULE, 'state_contention', message, cause === undefined ? {} : { cause });
+
 /** Thrown before a write when a record cannot fit the store's limits; retrying cannot help. */
 export const recordTooLarge = (what: string, size: number, limit: number) =>
   configError(MODULE, 'state_record_too_large', `${what} is ${size} characters of JSON, more than the state store keeps (${limit}); store less detail`, {

@@ -8,7 +8,8 @@ import type { SharePointConnection, SourceConnection, SyncDefinition } from '../
  *
  * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
  * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`
- * (`state_unavailable`). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
+ * (`state_unavailable`), and so is contention that outlasts a store's optimistic retries
+ * (`state_contention`: nothing to fix, try again later). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
  * unknown counter), `state_record_too_large` (413, a JSON detail beyond the store's limit:
  * Table Storage keeps ~480K characters of JSON per record), `invalid_page_token` (400),
  * `state_store_config` (settings or credentials an admin must fix) and `state_schema_newer`

@@ -1,6 +1,6 @@
 import { odata, type TableEntity } from '@azure/data-tables';
 import type { ConfigKind, ConfigStorage, RecordVersion, ReplaceOutcome, StoredDocument } from '../config-records';
-import { backoff, stateConflict } from '../common';
+import { backoff, stateContention } from '../common';
 import { checkEntitySize, encodeKey, getJson, putJson, str, type Props } from './keys';
 import { CONTENTION_ATTEMPTS, fail, isStatus, type Row, type StateTables } from './tables';
 
@@ -51,7 +51,7 @@ export class TableConfigStorage implements ConfigStorage {
         if (!isStatus(error, 404, 412)) fail(error, `saving ${kind} '${id}'`);
       }
     }
-    throw stateConflict(`saving ${kind} '${id}': the record kept changing; retry`);
+    throw stateContention(`saving ${kind} '${id}': other writers kept changing the record; retry later`);
   }
 
   async read(kind: ConfigKind, id: string): Promise<StoredDocument | null> {

@@ -1,6 +1,6 @@
 import type { TableEntity } from '@azure/data-tables';
 import type { Page, RunRecord } from '../../../core/ports/state';
-import { backoff, isoOrThrow, type PageRequest } from '../common';
+import { backoff, isoOrThrow, stateContention, type PageRequest } from '../common';
 import { applyDeltas, COUNT_KEYS, type CounterDeltas, type RunPatch, type RunStorage } from '../runs';
 import { checkEntitySize, encodeKey, getJson, getText, invertedTime, num, putJson, putText, str, type Props } from './keys';
 import { fail, isStatus, type Row, type StateTables } from './tables';
@@ -111,7 +111,8 @@ export class TableRunStorage implements RunStorage {
       try {
         return await write(row);
       } catch (error) {
-        if (!isStatus(error, 412) || Date.now() > deadline) fail(error, `updating run '${runId}'`);
+        if (!isStatus(error, 412)) fail(error, `updating run '${runId}'`);
+        if (Date.now() > deadline) throw stateContention(`updating run '${runId}': other writers kept changing it for ${COUNTER_DEADLINE_MS / 1000} s; retry later`, error);
         await backoff(attempt, 2, 50);
       }
     }
