@@ -160,4 +160,15 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE 'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'conditional ledger writes',
+    sql: (s) => `
+-- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;
+-- content_in_doubt: SharePoint may hold other content than content_hash (the next run rewrites).
+ALTER TABLE ${s}.ledger ADD COLUMN version bigint NOT NULL DEFAULT 1;
+ALTER TABLE ${s}.ledger ADD COLUMN source_read_at text;
+ALTER TABLE ${s}.ledger ADD COLUMN content_in_doubt boolean NOT NULL DEFAULT false;
+`,
+  },
 ];

@@ -157,4 +157,16 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE N'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'conditional ledger writes',
+    sql: (s) => `
+-- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;
+-- content_in_doubt: SharePoint may hold other content than content_hash (the next run rewrites).
+ALTER TABLE ${s}.ledger ADD
+  version           BIGINT NOT NULL CONSTRAINT DF_ledger_version DEFAULT 1,
+  source_read_at    NVARCHAR(40) NULL,
+  content_in_doubt  BIT NOT NULL CONSTRAINT DF_ledger_content_in_doubt DEFAULT 0;
+`,
+  },
 ];

@@ -1,6 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
-import type { LedgerEntry, LedgerState } from '../../../core/ports/state';
-import { backoff, chunk, groupBy, mapLimit, stateUnavailable } from '../common';
+import type { LedgerEntry, LedgerState, LedgerWrite } from '../../../core/ports/state';
+import { backoff, chunk, groupBy, mapLimit, stateContention, stateUnavailable } from '../common';
 import type { LedgerStorage } from '../ledger';
 import { decodeKey, encodeKey, getJson, str } from './keys';
 import { FWD, fwdKey, itemHandOvers, MAX_TX_OPS, planLedgerTransactions, revKey, type LedgerRow, type LedgerTx } from './ledger-plan';
@@ -46,6 +46,48 @@ export class TableLedgerStorage implements LedgerStorage {
         pending = await this.submitAll(txs, 'writing the ledger');
       }
     }
+  }
+
+  /**
+   * Each entry in a transaction of its own (forward row under the expected ETag, plus its
+   * reverse rows), so one lost race never takes another entry with it. A refused transaction
+   * is a lost race only if the forward row's ETag moved; otherwise a reverse row collided and
+   * the entry is planned again, carefully.
+   */
+  async writeIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>> {
+    const written = new Map<string, string>();
+    for (const [definitionId, group] of groupBy(writes, (w) => w.entry.definitionId)) {
+      let pending = group;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > CONTENTION_ATTEMPTS) throw stateContention(`conditional ledger writes for definition '${definitionId}' kept colliding with other writers; retry later`);
+        if (attempt > 0) await backoff(attempt);
+        const current = await this.readRows(definitionId, pending.map((w) => w.entry.identityHash));
+        const matching = pending.filter((w) => matches(current.get(w.entry.identityHash), w.ifMatch));
+        const careful = attempt > 0;
+        const retry = await mapLimit(matching, this.tables.transactionConcurrency, async (w) => {
+          const hash = w.entry.identityHash;
+          const mine = new Map(current.has(hash) ? [[hash, current.get(hash)!]] : []);
+          const handOvers = itemHandOvers([w.entry], mine);
+          const reverse = careful ? await this.tables.getMany('Ledger', encodeKey(definitionId), [...handOvers.releasing.keys(), ...handOvers.claiming.keys()]) : null;
+          const [tx] = planLedgerTransactions(definitionId, [w.entry], { current: mine, reverse }, handOvers, new Date().toISOString());
+          try {
+            // The entry's own forward row is the transaction's first action.
+            const res = await this.tables.client.Ledger.submitTransaction(tx!.actions);
+            const etag = res.subResponses[0]?.etag ?? (await this.readRows(definitionId, [hash])).get(hash)?.etag;
+            if (etag !== undefined) written.set(hash, etag);
+            return [];
+          } catch (error) {
+            if (isStatus(error, 404, 409, 412)) return [w];
+            fail(error, 'writing the ledger');
+          }
+        });
+        // A refused write whose forward row still has the expected ETag collided on a reverse row: plan it again.
+        const refused = retry.flat();
+        const now = refused.length ? await this.readRows(definitionId, refused.map((w) => w.entry.identityHash)) : new Map<string, LedgerRow>();
+        pending = refused.filter((w) => matches(now.get(w.entry.identityHash), w.ifMatch));
+      }
+    }
+    return written;
   }
 
   async remove(definitionId: string, identityHashes: string[]): Promise<void> {
@@ -159,6 +201,22 @@ export class TableLedgerStorage implements LedgerStorage {
   }
 }
 
+/** The stored row is what the writer expects: absent (or a leftover tombstone) for null, else the same ETag. */
+function matches(row: LedgerRow | undefined, ifMatch: string | null): boolean {
+  if (ifMatch === null) return row === undefined || row.tombstone;
+  return row !== undefined && !row.tombstone && canonicalEtag(row.etag) === canonicalEtag(ifMatch);
+}
+
+/** Table Storage spells one ETag differently in different answers (the timestamp percent-encoded or not). */
+function canonicalEtag(etag: string): string {
+  const bare = etag.trim().replace(/^W\//, '');
+  try {
+    return decodeURIComponent(bare);
+  } catch {
+    return bare;
+  }
+}
+
 function toLedgerRow(definitionId: string, row: Row): LedgerRow {
   const movedFrom = getJson(row, 'movedFrom') as LedgerEntry['movedFrom'];
   const entry: LedgerEntry = {
@@ -169,6 +227,8 @@ function toLedgerRow(definitionId: string, row: Row): LedgerRow {
     contentHash: str(row, 'contentHash') ?? '',
     state: (str(row, 'state') ?? 'pending') as LedgerState,
     movedFrom: movedFrom ?? null,
+    sourceReadAt: str(row, 'sourceReadAt') ?? null,
+    contentInDoubt: row.contentInDoubt === true,
     createdAt: str(row, 'createdAt'),
     updatedAt: str(row, 'updatedAt'),
     etag: row.etag,
