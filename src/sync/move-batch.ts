@@ -6,6 +6,7 @@ import type { LedgerEntry, StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 import { recordFailures } from './failures';
 import { stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
+import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
 import { settleBatch } from './settle';
 
@@ -31,6 +32,8 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   const ledger = new Map(await state.getLedger(def.id, msg.moves.map((m) => m.identityHash)));
   const now = () => deps.now().toISOString();
   const outcome = new MoveOutcome(msg);
+  // As in the writer: a move planned before the ledger's last write for the row is no longer current.
+  const plannedAt = run?.startedAt ?? null;
 
   await finishEarlierMoves(deps, target, msg, ledger, outcome);
 
@@ -39,7 +42,7 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   const toCreate = new Map<string, MoveOpMessage[]>();
   for (const move of msg.moves) {
     const entry = ledger.get(move.identityHash);
-    if (!entry || outcome.stopped(move.identityHash)) continue; // deleted since planning, or not ready
+    if (!entry || outcome.stopped(move.identityHash) || isSuperseded(entry, plannedAt)) continue; // deleted or rewritten since planning, or not ready
     if (entry.listId === move.toListId && entry.itemId) placed.set(move.identityHash, { move, itemId: entry.itemId });
     else toCreate.set(move.toListId, [...(toCreate.get(move.toListId) ?? []), move]);
   }
@@ -62,15 +65,19 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   for (const { move, itemId } of placed.values()) {
     const entry = ledger.get(move.identityHash)!;
     const from = entry.movedFrom ?? (entry.listId === move.toListId ? null : { listId: entry.listId, itemId: entry.itemId! });
-    swapped.push({ definitionId: def.id, identityHash: move.identityHash, listId: move.toListId, itemId, contentHash: move.contentHash, state: from ? 'moving' : 'synced', movedFrom: from, updatedAt: now() });
+    swapped.push({ definitionId: def.id, identityHash: move.identityHash, listId: move.toListId, itemId, contentHash: move.contentHash, state: from ? 'moving' : 'synced', movedFrom: from, sourceReadAt: plannedAt, updatedAt: now() });
   }
-  if (swapped.length) await state.putLedger(swapped);
+  // Conditional on the entry as read: a row another batch wrote meanwhile keeps that write (graph-outcome: ledger-cas.ts).
+  const swap = swapped.length ? await recordWrites(state, swapped.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })), now) : { etags: new Map<string, string>(), strays: [] };
+  await deleteStrays(deps, target, msg.siteId, swap.strays);
+  const versions = swap.etags;
+  const swappedNow = swapped.filter((e) => versions.has(e.identityHash));
   await deps.faultPoint?.('move:after-swap');
 
   // 3. Delete the old items (a 404 means an earlier attempt already did).
   const byOldList = new Map<string, LedgerEntry[]>();
-  for (const e of swapped) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
-  const done: LedgerEntry[] = swapped.filter((e) => !e.movedFrom);
+  for (const e of swappedNow) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
+  const done: LedgerEntry[] = swappedNow.filter((e) => !e.movedFrom);
   for (const [listId, entries] of byOldList) {
     const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
     for (const r of results) {
@@ -84,9 +91,10 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
 
   // 4. Clear movedFrom and write the audit record.
   const cleared = done.filter((e) => e.movedFrom).map((e) => ({ ...e, state: 'synced' as const, movedFrom: null, updatedAt: now() }));
-  if (cleared.length) await state.putLedger(cleared);
+  // Lost races here leave `movedFrom` for whoever wrote since: the next run finishes the move.
+  const clearedNow = cleared.length ? await state.putLedgerIfMatch(cleared.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null }))) : new Map<string, string>();
   for (const e of done) {
-    if (!e.movedFrom) continue;
+    if (!e.movedFrom || !clearedNow.has(e.identityHash)) continue;
     await state.addMove({ definitionId: def.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
   }
   if (done.length) await state.deleteFailures(def.id, done.map((e) => e.identityHash));
@@ -114,8 +122,13 @@ async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveB
     }
   }
   if (!finished.length) return;
-  await deps.state.putLedger(finished);
-  for (const e of finished) ledger.set(e.identityHash, e);
+  const written = await deps.state.putLedgerIfMatch(finished.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })));
+  for (const e of finished) {
+    const etag = written.get(e.identityHash);
+    // Another batch wrote the row meanwhile: leave it to that batch (or the next run).
+    if (etag === undefined) ledger.delete(e.identityHash);
+    else ledger.set(e.identityHash, { ...e, etag });
+  }
 }
 
 /** The failures of one move batch by class, and what the batch does about them at the end. */

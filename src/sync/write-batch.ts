@@ -6,6 +6,7 @@ import type { LedgerEntry, StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 import { recordFailures } from './failures';
 import { settleCallError, stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
+import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
 import { settleBatch } from './settle';
 
@@ -37,7 +38,9 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
   const def = stored.definition;
   const target = await deps.target(def.target.connectionId);
   const ledger = await state.getLedger(def.id, msg.ops.map((o) => o.identityHash));
-  const todo = opsStillToDo(msg, ledger);
+  // The run's start orders the writes for one row: an op planned before the ledger's last write is no longer current.
+  const plannedAt = run?.startedAt ?? null;
+  const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
   const now = () => deps.now().toISOString();
 
   // Creates: ops for rows without an item yet. A pending one may have made its item already.
@@ -52,8 +55,15 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
   }
   const pendingEntries: LedgerEntry[] = creates
     .filter((o) => !adoptedBefore.has(o.identityHash))
-    .map((o) => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, updatedAt: now() }));
-  if (pendingEntries.length) await state.putLedger(pendingEntries);
+    .map((o) => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, sourceReadAt: plannedAt, updatedAt: now() }));
+  // The version each op's final ledger write is conditional on: what this writer last saw or wrote.
+  const versions = new Map([...ledger].flatMap(([hash, e]) => (e.etag === undefined ? [] : [[hash, e.etag] as const])));
+  if (pendingEntries.length) {
+    const written = await state.putLedgerIfMatch(pendingEntries.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })));
+    // Another writer got to one of these rows since we read it: nothing is sent yet, so start over.
+    if (written.size < pendingEntries.length) throw transientError('sync', 'ledger_contention', 'another batch wrote some of these rows meanwhile; the batch is retried');
+    for (const [hash, etag] of written) versions.set(hash, etag);
+  }
   await deps.faultPoint?.('write:after-pending');
 
   const graphOps: WriteOp[] = todo.map((o) => {
@@ -77,7 +87,7 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
   }
   results = await deleteMovedFromItems(target, msg.siteId, todo, ledger, results);
   await deps.faultPoint?.('write:after-graph');
-  await applyResults(deps, stored, msg, todo, graphOps, results);
+  await applyResults(deps, stored, msg, { todo, graphOps, results, versions, plannedAt });
 }
 
 /** The ops the ledger does not already show as done (a redelivery after success skips them). */
@@ -145,8 +155,18 @@ async function deleteMovedFromItems(target: ListTarget, siteId: string, todo: Wr
   return results.map((r) => replaced.get(r.opId) ?? r);
 }
 
-async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, todo: WriteOpMessage[], graphOps: WriteOp[], results: WriteResult[]): Promise<void> {
+interface BatchWrites {
+  todo: WriteOpMessage[];
+  graphOps: WriteOp[];
+  results: WriteResult[];
+  /** Ledger version per identity that the final write is conditional on. */
+  versions: ReadonlyMap<string, string>;
+  plannedAt: string | null;
+}
+
+async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, batch: BatchWrites): Promise<void> {
   const { state } = deps;
+  const { todo, graphOps, results, versions, plannedAt } = batch;
   const def = stored.definition;
   const byId = new Map(todo.map((o) => [o.identityHash, o]));
   const kindSent = new Map(graphOps.map((g) => [g.opId, g.kind]));
@@ -168,7 +188,7 @@ async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: Write
         removed.push(op.identityHash);
         deleted++;
       } else {
-        synced.push({ definitionId: def.id, identityHash: op.identityHash, listId: msg.listId, itemId: (r as { itemId: string }).itemId, contentHash: op.contentHash, state: 'synced', movedFrom: null, updatedAt: deps.now().toISOString() });
+        synced.push({ definitionId: def.id, identityHash: op.identityHash, listId: msg.listId, itemId: (r as { itemId: string }).itemId, contentHash: op.contentHash, state: 'synced', movedFrom: null, sourceReadAt: plannedAt, updatedAt: deps.now().toISOString() });
         if (op.kind === 'create' && kindSent.get(r.opId) === 'create') created++;
         else updated++;
       }
@@ -181,7 +201,10 @@ async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: Write
     }
   }
   // What succeeded is recorded whatever happens next; a redelivery skips it.
-  if (synced.length) await state.putLedger(synced);
+  if (synced.length) {
+    const { strays } = await recordWrites(state, synced.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })), () => deps.now().toISOString());
+    await deleteStrays(deps, await deps.target(def.target.connectionId), msg.siteId, strays);
+  }
   if (removed.length) await state.deleteLedger(def.id, removed);
   await deps.faultPoint?.('write:after-synced');
   if (succeeded.length) await state.deleteFailures(def.id, succeeded);

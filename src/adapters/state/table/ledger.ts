@@ -49,10 +49,11 @@ export class TableLedgerStorage implements LedgerStorage {
   }
 
   /**
-   * Each entry in a transaction of its own (forward row under the expected ETag, plus its
-   * reverse rows), so one lost race never takes another entry with it. A refused transaction
-   * is a lost race only if the forward row's ETag moved; otherwise a reverse row collided and
-   * the entry is planned again, carefully.
+   * First all matching entries together in as few transactions as `putLedger` would use (the
+   * forward rows under the expected ETags); the entries of a refused transaction are then tried
+   * one per transaction, so one lost race never takes another entry with it. A refused entry is
+   * a lost race only if its forward row's ETag moved; otherwise a reverse row collided and it is
+   * planned again, carefully.
    */
   async writeIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>> {
     const written = new Map<string, string>();
@@ -60,31 +61,27 @@ export class TableLedgerStorage implements LedgerStorage {
       let pending = group;
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > CONTENTION_ATTEMPTS) throw stateContention(`conditional ledger writes for definition '${definitionId}' kept colliding with other writers; retry later`);
-        if (attempt > 0) await backoff(attempt);
+        if (attempt > 1) await backoff(attempt);
         const current = await this.readRows(definitionId, pending.map((w) => w.entry.identityHash));
-        const matching = pending.filter((w) => matches(current.get(w.entry.identityHash), w.ifMatch));
-        const careful = attempt > 0;
-        const retry = await mapLimit(matching, this.tables.transactionConcurrency, async (w) => {
-          const hash = w.entry.identityHash;
-          const mine = new Map(current.has(hash) ? [[hash, current.get(hash)!]] : []);
-          const handOvers = itemHandOvers([w.entry], mine);
-          const reverse = careful ? await this.tables.getMany('Ledger', encodeKey(definitionId), [...handOvers.releasing.keys(), ...handOvers.claiming.keys()]) : null;
-          const [tx] = planLedgerTransactions(definitionId, [w.entry], { current: mine, reverse }, handOvers, new Date().toISOString());
+        const matching = pending.filter((w) => matches(current.get(w.entry.identityHash), w.ifMatch)).map((w) => w.entry);
+        const together = attempt === 0;
+        const txs = together ? await this.plan(definitionId, matching, false, current) : (await Promise.all(matching.map((e) => this.plan(definitionId, [e], true, current)))).flat();
+        const refused = await mapLimit(txs, this.tables.transactionConcurrency, async (tx) => {
           try {
-            // The entry's own forward row is the transaction's first action.
-            const res = await this.tables.client.Ledger.submitTransaction(tx!.actions);
-            const etag = res.subResponses[0]?.etag ?? (await this.readRows(definitionId, [hash])).get(hash)?.etag;
-            if (etag !== undefined) written.set(hash, etag);
+            const res = await this.tables.client.Ledger.submitTransaction(tx.actions);
+            for (const e of tx.entries) {
+              const at = tx.actions.findIndex((a) => a[1].rowKey === fwdKey(e.identityHash));
+              const etag = res.subResponses[at]?.etag ?? (await this.readRows(definitionId, [e.identityHash])).get(e.identityHash)?.etag;
+              if (etag !== undefined) written.set(e.identityHash, etag);
+            }
             return [];
           } catch (error) {
-            if (isStatus(error, 404, 409, 412)) return [w];
+            if (isStatus(error, 404, 409, 412)) return tx.entries.map((e) => e.identityHash);
             fail(error, 'writing the ledger');
           }
         });
-        // A refused write whose forward row still has the expected ETag collided on a reverse row: plan it again.
-        const refused = retry.flat();
-        const now = refused.length ? await this.readRows(definitionId, refused.map((w) => w.entry.identityHash)) : new Map<string, LedgerRow>();
-        pending = refused.filter((w) => matches(now.get(w.entry.identityHash), w.ifMatch));
+        const again = new Set(refused.flat());
+        pending = pending.filter((w) => again.has(w.entry.identityHash));
       }
     }
     return written;
@@ -121,8 +118,8 @@ export class TableLedgerStorage implements LedgerStorage {
     return out;
   }
 
-  private async plan(definitionId: string, entries: LedgerEntry[], careful: boolean): Promise<LedgerTx[]> {
-    const current = await this.readRows(definitionId, entries.map((e) => e.identityHash));
+  private async plan(definitionId: string, entries: LedgerEntry[], careful: boolean, known?: Map<string, LedgerRow>): Promise<LedgerTx[]> {
+    const current = known ?? (await this.readRows(definitionId, entries.map((e) => e.identityHash)));
     const handOvers = itemHandOvers(entries, current);
     const reverse = careful ? await this.tables.getMany('Ledger', encodeKey(definitionId), [...handOvers.releasing.keys(), ...handOvers.claiming.keys()]) : null;
     return planLedgerTransactions(definitionId, entries, { current, reverse }, handOvers, new Date().toISOString());
