@@ -47,6 +47,9 @@ param graphBudgetRuPerMinute int
 param graphMaxConcurrency int
 param graphMaxInlineWaitSeconds int
 param schedulerCron string
+param sourceProbeIntervalSeconds int
+param sourceProbeTimeoutSeconds int
+param failoverLeaseWaitSeconds int
 param messageMaxBytes int
 
 @allowed([
@@ -183,6 +186,9 @@ var productSettings = {
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   GRAPH_MAX_INLINE_WAIT_SECONDS: string(graphMaxInlineWaitSeconds)
   SCHEDULER_CRON: schedulerCron
+  SOURCE_PROBE_INTERVAL_SECONDS: string(sourceProbeIntervalSeconds)
+  SOURCE_PROBE_TIMEOUT_SECONDS: string(sourceProbeTimeoutSeconds)
+  FAILOVER_LEASE_WAIT_SECONDS: string(failoverLeaseWaitSeconds)
   MESSAGE_MAX_BYTES: string(messageMaxBytes)
   LOG_LEVEL: logLevel
 }

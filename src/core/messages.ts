@@ -16,7 +16,7 @@ export const RunMessage = z
     definitionId: Id,
     runId: Id,
     mode: z.enum(['incremental', 'full', 'dryRun']),
-    trigger: z.enum(['schedule', 'manual', 'continuation', 'retry']),
+    trigger: z.enum(['schedule', 'manual', 'continuation', 'retry', 'failover']),
     requestedAt: z.string(),
     slot: z.string().optional(),
   })
@@ -26,7 +26,24 @@ export type RunMessage = z.infer<typeof RunMessage>;
 export const FinalizeMessage = z.object({ type: z.literal('finalize'), definitionId: Id, runId: Id }).strict();
 export type FinalizeMessage = z.infer<typeof FinalizeMessage>;
 
-export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage]);
+/** A drift check (DESIGN §7), on the runs queue so it holds the definition's lease like a run and never interleaves with one. */
+export const DriftCheckMessage = z
+  .object({ type: z.literal('driftCheck'), definitionId: Id, reportId: Id, mode: z.enum(['quick', 'deep']), requestedAt: z.string() })
+  .strict();
+export type DriftCheckMessage = z.infer<typeof DriftCheckMessage>;
+
+export const DriftRepairMessage = z
+  .object({
+    type: z.literal('driftRepair'),
+    definitionId: Id,
+    reportId: Id,
+    repairId: Id,
+    actions: z.array(z.enum(['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'removeDuplicates', 'rewriteMismatches', 'fixPointers'])).min(1),
+  })
+  .strict();
+export type DriftRepairMessage = z.infer<typeof DriftRepairMessage>;
+
+export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage]);
 export type RunsQueueMessage = z.infer<typeof RunsQueueMessage>;
 
 export const WriteOpMessage = z

@@ -3,6 +3,8 @@ import { QUEUES } from '../core/ports/bus';
 import { syncDeps, type Services } from '../composition';
 import { contextLogger } from '../runtime/context-logger';
 import type { QueueFunction, TimerFunction } from '../runtime/function-table';
+import { probeAndFailover } from '../sync/failover/automatic';
+import { handleDriftMessage } from '../sync/drift';
 import { handleMoveBatch } from '../sync/move-batch';
 import { finalizeRun } from '../sync/finalize';
 import { handleRunMessage } from '../sync/plan-run';
@@ -21,7 +23,11 @@ export function schedulerFunction(services: Services): TimerFunction {
     name: 'scheduler',
     schedule: '%SCHEDULER_CRON%',
     handler: async (_timer, context) => {
-      const { enqueued } = await runScheduler(await syncDeps(services, contextLogger(context)));
+      const deps = await syncDeps(services, contextLogger(context));
+      // Health first, so a run scheduled for this minute already reads from a promoted source.
+      const { failovers } = await probeAndFailover(deps);
+      if (failovers.length) contextLogger(context).warn('automatic failover', { events: failovers.map((e) => ({ definitionId: e.definitionId, from: e.from, to: e.to })) });
+      const { enqueued } = await runScheduler(deps);
       if (enqueued.length) contextLogger(context).info('scheduled runs enqueued', { definitions: enqueued });
     },
   };
@@ -36,7 +42,8 @@ export function syncRunsFunction(services: Services): QueueFunction {
     handler: queueHandler(RunsQueueMessage, async (message, context) => {
       const deps = await syncDeps(services, contextLogger(context));
       if (message.type === 'run') await handleRunMessage(deps, message);
-      else await finalizeRun(deps, message);
+      else if (message.type === 'finalize') await finalizeRun(deps, message);
+      else await handleDriftMessage(deps, message);
     }),
   };
 }

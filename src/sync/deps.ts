@@ -29,7 +29,10 @@ export type FaultPoint =
   | 'write:after-synced'
   | 'move:after-create'
   | 'move:after-swap'
-  | 'move:after-delete';
+  | 'move:after-delete'
+  | 'repair:after-pending'
+  | 'repair:after-graph'
+  | 'repair:after-ledger';
 
 export interface SyncSettings {
   /** Bytes a queue message may carry (Service Bus Standard 256 KB; Storage queues 64 KiB). */
@@ -40,6 +43,12 @@ export interface SyncSettings {
   pageSize: number;
   /** How long a run's lease lasts before another run may take over (crash recovery). */
   leaseTtlMs: number;
+  /** How often the scheduler timer probes each definition's sources (failover health). */
+  probeIntervalMs: number;
+  /** How long one source probe may take before it counts as failed. */
+  probeTimeoutMs: number;
+  /** How long a manual failover waits for a running run to end before it is refused. */
+  failoverLeaseWaitMs: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -47,6 +56,9 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   writeBatchMaxOps: 100,
   pageSize: 2000,
   leaseTtlMs: 30 * 60_000,
+  probeIntervalMs: 60_000,
+  probeTimeoutMs: 10_000,
+  failoverLeaseWaitMs: 60_000,
 };
 
 export const runLeaseName = (definitionId: string) => `run:${definitionId}`;

@@ -2,8 +2,12 @@ import type {
   LedgerWrite,
   CursorRecord,
   CursorStore,
+  DriftDifferencePage,
   DriftReportRecord,
   DriftReportStore,
+  FailoverEvent,
+  FailoverStore,
+  FailurePageOptions,
   FailureRecord,
   FailureStore,
   LeaseStore,
@@ -16,6 +20,7 @@ import type {
   PutConfigOptions,
   RunRecord,
   RunStore,
+  SourceHealthRecord,
   ScheduleStore,
   StateStore,
   StoredDefinition,
@@ -24,6 +29,7 @@ import type {
 } from '../../core/ports/state';
 import { ConfigRecords, type ConfigStorage } from './config-records';
 import { DriftReports, type DriftReportStorage } from './drift-reports';
+import { FailoverBook, type FailoverEventStorage, type SourceHealthStorage } from './failover';
 import { Failures, type FailureStorage } from './failures';
 import { Leases, type LeaseStorage } from './leases';
 import { Ledger, type LedgerStorage } from './ledger';
@@ -43,6 +49,8 @@ export interface BackendStorage {
   slots: ScheduleCell<string>;
   reconcilePasses: ScheduleCell<number>;
   driftReports: DriftReportStorage;
+  sourceHealth: SourceHealthStorage;
+  failoverEvents: FailoverEventStorage;
 }
 
 /**
@@ -60,6 +68,7 @@ export abstract class ComposedStateStore implements StateStore {
   private readonly leases: LeaseStore;
   private readonly schedule: ScheduleStore;
   private readonly driftReports: DriftReportStore;
+  private readonly failover: FailoverStore;
 
   protected constructor(storage: BackendStorage) {
     this.config = new ConfigRecords(storage.config);
@@ -71,6 +80,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.leases = new Leases(storage.leases);
     this.schedule = new ScheduleBook(storage.slots, storage.reconcilePasses);
     this.driftReports = new DriftReports(storage.driftReports);
+    this.failover = new FailoverBook(storage.sourceHealth, storage.failoverEvents, this.config);
   }
 
   abstract init(): Promise<void>;
@@ -120,6 +130,9 @@ export abstract class ComposedStateStore implements StateStore {
   getLedgerByItem(definitionId: string, listId: string, itemId: string) {
     return this.ledger.getLedgerByItem(definitionId, listId, itemId);
   }
+  getLedgerByItems(definitionId: string, listId: string, itemIds: string[]) {
+    return this.ledger.getLedgerByItems(definitionId, listId, itemIds);
+  }
   putLedger(entries: LedgerEntry[]) {
     return this.ledger.putLedger(entries);
   }
@@ -165,6 +178,12 @@ export abstract class ComposedStateStore implements StateStore {
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }) {
     return this.failures.getFailures(definitionId, opts);
   }
+  pageFailures(definitionId: string, opts?: FailurePageOptions) {
+    return this.failures.pageFailures(definitionId, opts);
+  }
+  getFailuresFor(definitionId: string, identityHashes: string[]) {
+    return this.failures.getFailuresFor(definitionId, identityHashes);
+  }
   deleteFailures(definitionId: string, identityHashes: string[]) {
     return this.failures.deleteFailures(definitionId, identityHashes);
   }
@@ -204,5 +223,30 @@ export abstract class ComposedStateStore implements StateStore {
   }
   getDriftReport(definitionId: string, reportId: string) {
     return this.driftReports.getDriftReport(definitionId, reportId);
+  }
+
+  getSourceHealth(definitionId: string) {
+    return this.failover.getSourceHealth(definitionId);
+  }
+  putSourceHealth(record: SourceHealthRecord) {
+    return this.failover.putSourceHealth(record);
+  }
+  addFailoverEvent(event: FailoverEvent) {
+    return this.failover.addFailoverEvent(event);
+  }
+  listFailoverEvents(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<FailoverEvent>> {
+    return this.failover.listFailoverEvents(definitionId, opts);
+  }
+  swapPrimary(definitionId: string, from: string, to: string) {
+    return this.failover.swapPrimary(definitionId, from, to);
+  }
+  listDriftReports(definitionId: string, opts?: { limit?: number; next?: string }) {
+    return this.driftReports.listDriftReports(definitionId, opts);
+  }
+  putDriftDifferences(page: DriftDifferencePage) {
+    return this.driftReports.putDriftDifferences(page);
+  }
+  getDriftDifferences(definitionId: string, reportId: string, kind: string, page: number) {
+    return this.driftReports.getDriftDifferences(definitionId, reportId, kind, page);
   }
 }

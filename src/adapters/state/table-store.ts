@@ -3,6 +3,7 @@ import { ComposedStateStore } from './composed-store';
 import { TableConfigStorage } from './table/config-records';
 import { TableCursors } from './table/cursors';
 import { TableDriftReportStorage } from './table/drift-reports';
+import { TableFailoverEventStorage, TableSourceHealthStorage } from './table/failover';
 import { TableFailureStorage } from './table/failures';
 import { TableLeaseStorage } from './table/leases';
 import { TableLedgerStorage } from './table/ledger';
@@ -25,6 +26,8 @@ export type TableStateStoreOptions = TableConnection & {
   lookup?: 'point' | 'filter';
   /** Requests in flight for one batch read or write. */
   concurrency?: number;
+  /** How long run-row updates keep retrying under contention (default 25 s); tests shorten it. */
+  counterDeadlineMs?: number;
 };
 
 /** StateStore on Azure Table Storage (DESIGN §4); the layout is described in `table/tables.ts`. */
@@ -32,7 +35,7 @@ export class TableStateStore extends ComposedStateStore {
   private readonly tables: StateTables;
 
   constructor(options: TableStateStoreOptions) {
-    const tables = new StateTables(options, options.tablePrefix ?? 'sync', { lookup: options.lookup ?? 'point', concurrency: options.concurrency ?? 32 });
+    const tables = new StateTables(options, options.tablePrefix ?? 'sync', { lookup: options.lookup ?? 'point', concurrency: options.concurrency ?? 32, counterDeadlineMs: options.counterDeadlineMs });
     super({
       config: new TableConfigStorage(tables),
       ledger: new TableLedgerStorage(tables),
@@ -44,6 +47,8 @@ export class TableStateStore extends ComposedStateStore {
       slots: tableSlots(tables),
       reconcilePasses: tableReconcilePasses(tables),
       driftReports: new TableDriftReportStorage(tables),
+      sourceHealth: new TableSourceHealthStorage(tables),
+      failoverEvents: new TableFailoverEventStorage(tables),
     });
     this.tables = tables;
   }

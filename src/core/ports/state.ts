@@ -9,7 +9,7 @@ import type { SharePointConnection, SourceConnection, SyncDefinition } from '../
  * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
  * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`
  * (`state_unavailable`), and so is contention that outlasts a store's optimistic retries
- * (`state_contention`: nothing to fix, try again later). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
+ * (nothing to fix, try again later). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
  * unknown counter), `state_record_too_large` (413, a JSON detail beyond the store's limit:
  * Table Storage keeps ~480K characters of JSON per record), `invalid_page_token` (400),
  * `state_store_config` (settings or credentials an admin must fix) and `state_schema_newer`
@@ -38,6 +38,18 @@ export interface StoredDefinition extends Versioned {
   schemaSnapshot?: unknown;
   /** Lists provisioned per shard name: shard list display name → list id. */
   lists?: Record<string, string>;
+  /**
+   * Set when the admin changed the identity (key, table, source engine) with `?rebuild=true`:
+   * every full pass then deletes, through the ledger, the items whose identity the source no
+   * longer has (all the old ones); cleared by the first pass that finds none left.
+   */
+  rebuild?: RebuildRequest | null;
+}
+
+export interface RebuildRequest {
+  requestedAt: string;
+  /** What changed, in words (e.g. `the key changes from ["id"] to ["code"]`). */
+  reason: string;
 }
 
 export type LedgerState = 'pending' | 'synced' | 'moving';
@@ -104,7 +116,7 @@ export interface RunRecord {
   runId: string;
   definitionId: string;
   mode: RunMode;
-  trigger: 'schedule' | 'manual' | 'continuation' | 'retry';
+  trigger: 'schedule' | 'manual' | 'continuation' | 'retry' | 'failover';
   status: RunStatus;
   sourceId?: string;
   startedAt: string;
@@ -141,18 +153,37 @@ export interface MoveRecord {
   at: string;
 }
 
+export type DriftReportStatus = 'queued' | 'running' | 'done' | 'failed' | 'refused';
+
 export interface DriftReportRecord {
   definitionId: string;
   reportId: string;
+  /** Fixed at creation; listings are newest first by it. */
   createdAt: string;
-  status: 'running' | 'done' | 'failed';
-  /** Counts and findings (JSON). */
+  status: DriftReportStatus;
+  /** Mode, times, counts, RU spent, repairs (JSON). The differences themselves are stored in pages beside it. */
   report: unknown;
+}
+
+/** One stored page of a drift report's differences of one kind (pages numbered from 0). */
+export interface DriftDifferencePage {
+  definitionId: string;
+  reportId: string;
+  kind: string;
+  page: number;
+  items: unknown[];
 }
 
 export interface Page<T> {
   items: T[];
   /** Opaque continuation; absent on the last page. */
+  next?: string;
+}
+
+export interface FailurePageOptions {
+  quarantined?: boolean;
+  /** At most 1000. */
+  limit?: number;
   next?: string;
 }
 
@@ -193,6 +224,8 @@ export interface LedgerStore {
   /** One or a few round trips for a page of hashes; unknown hashes are simply absent from the map. */
   getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
   getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
+  /** getLedgerByItem for a page of items of one list, in one or a few round trips; items no entry points at are absent from the map (keyed by item id). */
+  getLedgerByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>>;
   /**
    * Upserts entries; keeps the reverse (list, item) index in step; throws state_conflict if an item is claimed by another identity.
    * Last writer wins per identity; within one batch a later entry for the same identity wins, and
@@ -240,6 +273,13 @@ export interface RunStore {
 export interface FailureStore {
   putFailure(failure: FailureRecord): Promise<void>;
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }): Promise<FailureRecord[]>;
+  /**
+   * Failures a page at a time, in identity-hash order, so a long failure list is never held
+   * whole. `quarantined`: true = only quarantined rows, false = only rows due for a retry, absent = all.
+   */
+  pageFailures(definitionId: string, opts?: FailurePageOptions): Promise<Page<FailureRecord>>;
+  /** The failures of these rows (one or a few round trips); rows without one are absent from the map. */
+  getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>>;
   deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
 }
 
@@ -275,12 +315,78 @@ export interface ScheduleStore {
 }
 
 export interface DriftReportStore {
+  /** Inserts or replaces the report (its createdAt must not change between saves). */
   putDriftReport(report: DriftReportRecord): Promise<void>;
   getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null>;
+  /** Newest first, by createdAt. */
+  listDriftReports(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<DriftReportRecord>>;
+  /** Inserts or replaces one page of differences. */
+  putDriftDifferences(page: DriftDifferencePage): Promise<void>;
+  /** Null when that page was never stored. */
+  getDriftDifferences(definitionId: string, reportId: string, kind: string, page: number): Promise<unknown[] | null>;
+}
+
+/** What the probes last saw of one source of one definition (DESIGN §7). */
+export interface SourceHealthRecord {
+  definitionId: string;
+  sourceId: string;
+  /** Failed probes since the last successful one. */
+  consecutiveFailures: number;
+  lastProbeAt: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  /** Redacted: what the last failed probe said. */
+  lastError: string | null;
+  lastErrorCode: string | null;
+  /** How far a standby's replay is behind, in seconds; null where the engine does not say (or on a primary). */
+  lagSeconds: number | null;
+  /** What the server says it is: `primary`, `standby` (read-only replica), or null where unknown. */
+  serverRole: 'primary' | 'standby' | null;
+}
+
+export type CursorPolicy = 'carry' | 'rescan';
+
+/** One rebinding of a definition to another source, manual or automatic. */
+export interface FailoverEvent {
+  definitionId: string;
+  eventId: string;
+  at: string;
+  trigger: 'manual' | 'automatic';
+  /** Who: the admin's principal for a manual failover, `automatic` for a promotion by the probes. */
+  by: string;
+  from: string;
+  to: string;
+  /** What was asked, and what was applied (a rowversion cursor carries only between sources declared the same database). */
+  cursorPolicy: CursorPolicy;
+  appliedPolicy: CursorPolicy;
+  /** Serialised cursor positions (as in CursorRecord.position). */
+  cursorBefore: string | null;
+  cursorAfter: string | null;
+  reason: string;
+  /** The run started after the failover. */
+  runId?: string;
+}
+
+/** Source health, failover events and the one-primary compare-and-set. */
+export interface FailoverStore {
+  getSourceHealth(definitionId: string): Promise<SourceHealthRecord[]>;
+  putSourceHealth(record: SourceHealthRecord): Promise<void>;
+  /** Idempotent per (definitionId, eventId). */
+  addFailoverEvent(event: FailoverEvent): Promise<void>;
+  /** Newest first. */
+  listFailoverEvents(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<FailoverEvent>>;
+  /**
+   * The one-primary compare-and-set: if `from` is still the definition's primary, makes `to`
+   * (one of its secondaries) the only primary and the active source, and `from` a secondary,
+   * in one conditional write. Null when `from` is no longer the primary (a concurrent failover
+   * won). Unrelated concurrent edits of the definition are retried, not lost.
+   */
+  swapPrimary(definitionId: string, from: string, to: string): Promise<StoredDefinition | null>;
 }
 
 export interface StateStore
   extends StateStoreLifecycle,
+    FailoverStore,
     ConfigStore,
     LedgerStore,
     CursorStore,

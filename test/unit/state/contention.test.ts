@@ -28,19 +28,19 @@ function alwaysContended(extra: Record<string, unknown> = {}): StateTables {
 describe('state-store contention that outlasts its retries', () => {
   afterEach(() => jest.useRealTimers());
 
-  it('a run counter that keeps colliding gives up as transient state_contention', async () => {
+  it('a run counter that keeps colliding gives up as a transient error', async () => {
     jest.useFakeTimers();
     const runs = new TableRunStorage(alwaysContended());
     const outcome = runs.increment('run-1', [['created', 1]]).catch((error: unknown) => error);
     await jest.advanceTimersByTimeAsync(60_000);
-    expect(await outcome).toMatchObject({ code: 'state_contention', errorClass: 'transient' });
+    expect(await outcome).toMatchObject({ code: 'state_unavailable', errorClass: 'transient' });
   });
 
-  it('a configuration record that keeps changing gives up as transient state_contention', async () => {
+  it('a configuration record that keeps changing gives up as a transient error', async () => {
     jest.useFakeTimers();
     const records = new TableConfigStorage(alwaysContended());
     const outcome = records.upsert('source', 'pg', { id: 'pg' }).catch((error: unknown) => error);
     await jest.advanceTimersByTimeAsync(60_000);
-    expect(await outcome).toMatchObject({ code: 'state_contention', errorClass: 'transient' });
+    expect(await outcome).toMatchObject({ code: 'state_unavailable', errorClass: 'transient' });
   });
 });

@@ -162,6 +162,44 @@ DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE 'reconcile~%';
   },
   {
     version: 4,
+    name: 'source health and failover events',
+    sql: (s) => `
+-- What the probes last saw of each source of a definition (consecutive failures, lag, last error).
+CREATE TABLE ${s}.source_health (
+  definition_id  text NOT NULL,
+  source_id      text NOT NULL,
+  doc            jsonb NOT NULL,
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (definition_id, source_id)
+);
+CREATE TABLE ${s}.failover_events (
+  definition_id  text NOT NULL,
+  event_id       text NOT NULL,
+  at             timestamptz NOT NULL,
+  doc            jsonb NOT NULL,
+  PRIMARY KEY (definition_id, event_id)
+);
+CREATE INDEX failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
+`,
+  },
+  {
+    version: 5,
+    name: 'drift differences',
+    sql: (s) => `
+-- A drift report's differences, a page per (kind, page number); the report row keeps the summary.
+CREATE TABLE ${s}.drift_differences (
+  definition_id  text NOT NULL,
+  report_id      text NOT NULL,
+  kind           text NOT NULL,
+  page_no        integer NOT NULL,
+  items          jsonb NOT NULL,
+  PRIMARY KEY (definition_id, report_id, kind, page_no)
+);
+CREATE INDEX drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
+`,
+  },
+  {
+    version: 6,
     name: 'conditional ledger writes',
     sql: (s) => `
 -- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;

@@ -159,6 +159,44 @@ DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE N'reconcile~%';
   },
   {
     version: 4,
+    name: 'source health and failover events',
+    sql: (s) => `
+-- What the probes last saw of each source of a definition (consecutive failures, lag, last error).
+CREATE TABLE ${s}.source_health (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  source_id      NVARCHAR(128) ${KEY} NOT NULL,
+  doc            NVARCHAR(MAX) NOT NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_source_health_updated DEFAULT SYSUTCDATETIME(),
+  CONSTRAINT PK_source_health PRIMARY KEY (definition_id, source_id)
+);
+CREATE TABLE ${s}.failover_events (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  event_id       NVARCHAR(200) ${KEY} NOT NULL,
+  at             DATETIME2(3) NOT NULL,
+  doc            NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_failover_events PRIMARY KEY (definition_id, event_id)
+);
+CREATE INDEX IX_failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
+`,
+  },
+  {
+    version: 5,
+    name: 'drift differences',
+    sql: (s) => `
+-- A drift report's differences, a page per (kind, page number); the report row keeps the summary.
+CREATE TABLE ${s}.drift_differences (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  report_id      NVARCHAR(200) ${KEY} NOT NULL,
+  kind           NVARCHAR(64) ${KEY} NOT NULL,
+  page_no        INT NOT NULL,
+  items          NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_drift_differences PRIMARY KEY (definition_id, report_id, kind, page_no)
+);
+CREATE INDEX IX_drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
+`,
+  },
+  {
+    version: 6,
     name: 'conditional ledger writes',
     sql: (s) => `
 -- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;

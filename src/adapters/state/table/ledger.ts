@@ -1,10 +1,10 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { LedgerEntry, LedgerState, LedgerWrite } from '../../../core/ports/state';
-import { backoff, chunk, groupBy, mapLimit, stateContention, stateUnavailable } from '../common';
+import { backoff, chunk, groupBy, mapLimit, stateUnavailable } from '../common';
 import type { LedgerStorage } from '../ledger';
 import { decodeKey, encodeKey, getJson, str } from './keys';
 import { FWD, fwdKey, itemHandOvers, MAX_TX_OPS, planLedgerTransactions, revKey, type LedgerRow, type LedgerTx } from './ledger-plan';
-import { after, CONTENTION_ATTEMPTS, fail, isStatus, type Row, type StateTables } from './tables';
+import { after, CONTENTION_ATTEMPTS, fail, isStatus, stillContended, type Row, type StateTables } from './tables';
 
 /**
  * The ledger on Table Storage: forward and reverse rows written together in entity-group
@@ -34,6 +34,20 @@ export class TableLedgerStorage implements LedgerStorage {
     return !tombstone && entry.listId === listId && entry.itemId === itemId ? entry : null;
   }
 
+  async readByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>> {
+    const pk = encodeKey(definitionId);
+    const reverse = await this.tables.getMany('Ledger', pk, itemIds.map((itemId) => revKey(listId, itemId)));
+    const hashes = [...reverse.values()].map((row) => str(row, 'identityHash')).filter((h): h is string => h !== undefined);
+    const out = new Map<string, LedgerEntry>();
+    if (hashes.length === 0) return out;
+    const asked = new Set(itemIds);
+    for (const [, row] of await this.readRows(definitionId, hashes)) {
+      // As in readByItem: the forward row wins over a reverse row a concurrent move left behind.
+      if (!row.tombstone && row.entry.listId === listId && row.entry.itemId !== null && asked.has(row.entry.itemId)) out.set(row.entry.itemId, row.entry);
+    }
+    return out;
+  }
+
   async write(batch: LedgerEntry[]): Promise<void> {
     for (const [definitionId, group] of groupBy(batch, (e) => e.definitionId)) {
       let pending = group;
@@ -60,7 +74,7 @@ export class TableLedgerStorage implements LedgerStorage {
     for (const [definitionId, group] of groupBy(writes, (w) => w.entry.definitionId)) {
       let pending = group;
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > CONTENTION_ATTEMPTS) throw stateContention(`conditional ledger writes for definition '${definitionId}' kept colliding with other writers; retry later`);
+        if (attempt > CONTENTION_ATTEMPTS) throw stillContended(`conditional ledger writes for definition '${definitionId}'`);
         if (attempt > 1) await backoff(attempt);
         const current = await this.readRows(definitionId, pending.map((w) => w.entry.identityHash));
         const matching = pending.filter((w) => matches(current.get(w.entry.identityHash), w.ifMatch)).map((w) => w.entry);
