@@ -20,6 +20,7 @@ function alwaysContended(extra: Record<string, unknown> = {}): StateTables {
     throw preconditionFailed();
   };
   return {
+    options: { concurrency: 4 },
     get: async (table: string) => rows[table] ?? null,
     client: { Runs: { updateEntity: loses, submitTransaction: loses }, Config: { updateEntity: loses, createEntity: loses } },
   } as unknown as StateTables;
