@@ -73,6 +73,11 @@ param graphBudgetRuPerMinute int = 1250
 @maxValue(64)
 param graphMaxConcurrency int = 4
 
+@description('Seconds one Graph write call waits out throttling before its batch is rescheduled (GRAPH_MAX_INLINE_WAIT_SECONDS).')
+@minValue(0)
+@maxValue(600)
+param graphMaxInlineWaitSeconds int = 30
+
 // ---------------------------------------------------------------------------------------------
 // Behaviour
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +245,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphBaseUrl: graphBaseUrl
     graphBudgetRuPerMinute: graphBudgetRuPerMinute
     graphMaxConcurrency: graphMaxConcurrency
+    graphMaxInlineWaitSeconds: graphMaxInlineWaitSeconds
     schedulerCron: schedulerCron
     sourceProbeIntervalSeconds: sourceProbeIntervalSeconds
     sourceProbeTimeoutSeconds: sourceProbeTimeoutSeconds

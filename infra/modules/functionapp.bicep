@@ -45,6 +45,7 @@ param stateSqlUrlSecretName string
 param graphBaseUrl string
 param graphBudgetRuPerMinute int
 param graphMaxConcurrency int
+param graphMaxInlineWaitSeconds int
 param schedulerCron string
 param sourceProbeIntervalSeconds int
 param sourceProbeTimeoutSeconds int
@@ -183,6 +184,7 @@ var productSettings = {
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_BUDGET_RU_PER_MINUTE: string(graphBudgetRuPerMinute)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+  GRAPH_MAX_INLINE_WAIT_SECONDS: string(graphMaxInlineWaitSeconds)
   SCHEDULER_CRON: schedulerCron
   SOURCE_PROBE_INTERVAL_SECONDS: string(sourceProbeIntervalSeconds)
   SOURCE_PROBE_TIMEOUT_SECONDS: string(sourceProbeTimeoutSeconds)

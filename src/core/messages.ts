@@ -8,6 +8,7 @@ import { z } from 'zod';
 const Id = z.string().min(1).max(200);
 const Hash = z.string().regex(/^[0-9a-f]{64}$/);
 const GraphValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const Deferrals = z.number().int().min(0).optional();
 
 export const RunMessage = z
   .object({
@@ -65,8 +66,8 @@ export const WriteBatchMessage = z
     siteId: z.string().min(1),
     listId: z.string().min(1),
     ops: z.array(WriteOpMessage).min(1),
-    /** Times this batch was re-sent to wait out throttling (part of the re-sent message's id). */
-    deferrals: z.number().int().min(0).optional(),
+    /** How often this batch was rescheduled (throttling); part of the next message id. */
+    deferrals: Deferrals,
   })
   .strict();
 export type WriteBatchMessage = z.infer<typeof WriteBatchMessage>;
@@ -84,7 +85,7 @@ export const MoveOpMessage = z
 export type MoveOpMessage = z.infer<typeof MoveOpMessage>;
 
 export const MoveBatchMessage = z
-  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1), deferrals: z.number().int().min(0).optional() })
+  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1), deferrals: Deferrals })
   .strict();
 export type MoveBatchMessage = z.infer<typeof MoveBatchMessage>;
 

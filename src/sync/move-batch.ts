@@ -1,36 +1,48 @@
 import { transientError } from '../core/errors';
 import type { MoveBatchMessage, MoveOpMessage } from '../core/messages';
-import { SYNC_KEY_COLUMN, type WriteResult } from '../core/ports/list-target';
-import type { LedgerEntry } from '../core/ports/state';
+import { QUEUES } from '../core/ports/bus';
+import { SYNC_KEY_COLUMN, type ListTarget, type WriteResult } from '../core/ports/list-target';
+import type { LedgerEntry, StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 import { recordFailures } from './failures';
+import { stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
+import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
+import { deferBatch, isRunLive } from './run-lifecycle';
 import { settleBatch } from './settle';
-
-type Failed = Extract<WriteResult, { ok: false }>;
 
 /**
  * Mover (`sync-moves`), for rows whose shard changed: create in the new list (adopting by
  * SyncKey on retry) → ledger points to the new item with `movedFrom` → delete the old item
  * (404 counts as done) → clear `movedFrom` → audit record. Every step can be repeated, so a
  * crash anywhere is finished by the redelivery (or by the next run, which sees `movedFrom`).
+ * A row that moves again while its first move is half done first finishes that move, so the
+ * intermediate item is not left behind. Graph failures are settled by class as in the writer.
  */
 export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
   const { state } = deps;
   const stored = await state.getDefinition(msg.definitionId);
   if (!stored) return;
+  const run = await state.getRun(msg.runId);
+  if (run && !isRunLive(run)) {
+    deps.log.info('move batch of a run that is no longer live dropped', { runId: msg.runId, batchId: msg.batchId, status: run.status });
+    return;
+  }
   const def = stored.definition;
   const target = await deps.target(def.target.connectionId);
-  const ledger = await state.getLedger(def.id, msg.moves.map((m) => m.identityHash));
+  const ledger = new Map(await state.getLedger(def.id, msg.moves.map((m) => m.identityHash)));
   const now = () => deps.now().toISOString();
-  const failures: Array<{ identityHash: string; key: unknown[]; error: string }> = [];
-  let transient: Failed | undefined;
+  const outcome = new MoveOutcome(msg);
+  // As in the writer: a move planned before the ledger's last write for the row is no longer current.
+  const plannedAt = run?.startedAt ?? null;
+
+  await finishEarlierMoves(deps, target, msg, ledger, outcome);
 
   // 1. Create (or find) the item in its new list.
   const placed = new Map<string, { move: MoveOpMessage; itemId: string }>();
   const toCreate = new Map<string, MoveOpMessage[]>();
   for (const move of msg.moves) {
     const entry = ledger.get(move.identityHash);
-    if (!entry) continue; // deleted since planning
+    if (!entry || outcome.stopped(move.identityHash) || isSuperseded(entry, plannedAt)) continue; // deleted or rewritten since planning, or not ready
     if (entry.listId === move.toListId && entry.itemId) placed.set(move.identityHash, { move, itemId: entry.itemId });
     else toCreate.set(move.toListId, [...(toCreate.get(move.toListId) ?? []), move]);
   }
@@ -41,10 +53,8 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
       moves.map((m) => ({ opId: m.identityHash, kind: 'create' as const, fields: { ...m.fields, [SYNC_KEY_COLUMN]: m.identityHash } })),
     );
     for (const r of results) {
-      const move = moves.find((m) => m.identityHash === r.opId)!;
-      if (r.ok) placed.set(r.opId, { move, itemId: r.itemId });
-      else if (r.errorClass === 'transient') transient ??= r;
-      else failures.push({ identityHash: r.opId, key: move.key, error: `${r.code}: ${r.message}` });
+      if (r.ok) placed.set(r.opId, { move: moves.find((m) => m.identityHash === r.opId)!, itemId: r.itemId });
+      else outcome.failed(r, listId, '');
     }
   }
 
@@ -55,22 +65,25 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   for (const { move, itemId } of placed.values()) {
     const entry = ledger.get(move.identityHash)!;
     const from = entry.movedFrom ?? (entry.listId === move.toListId ? null : { listId: entry.listId, itemId: entry.itemId! });
-    swapped.push({ definitionId: def.id, identityHash: move.identityHash, listId: move.toListId, itemId, contentHash: move.contentHash, state: from ? 'moving' : 'synced', movedFrom: from, updatedAt: now() });
+    swapped.push({ definitionId: def.id, identityHash: move.identityHash, listId: move.toListId, itemId, contentHash: move.contentHash, state: from ? 'moving' : 'synced', movedFrom: from, sourceReadAt: plannedAt, updatedAt: now() });
   }
-  if (swapped.length) await state.putLedger(swapped);
+  // Conditional on the entry as read: a row another batch wrote meanwhile keeps that write (graph-outcome: ledger-cas.ts).
+  const swap = swapped.length ? await recordWrites(state, swapped.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })), now) : { etags: new Map<string, string>(), strays: [] };
+  await deleteStrays(deps, target, msg.siteId, swap.strays);
+  const versions = swap.etags;
+  const swappedNow = swapped.filter((e) => versions.has(e.identityHash));
   await deps.faultPoint?.('move:after-swap');
 
   // 3. Delete the old items (a 404 means an earlier attempt already did).
   const byOldList = new Map<string, LedgerEntry[]>();
-  for (const e of swapped) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
-  const done: LedgerEntry[] = swapped.filter((e) => !e.movedFrom);
+  for (const e of swappedNow) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
+  const done: LedgerEntry[] = swappedNow.filter((e) => !e.movedFrom);
   for (const [listId, entries] of byOldList) {
     const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
     for (const r of results) {
       const e = entries.find((x) => x.identityHash === r.opId)!;
       if (r.ok || r.code === 'item_not_found') done.push(e);
-      else if (r.errorClass === 'transient') transient ??= r;
-      else failures.push({ identityHash: e.identityHash, key: msg.moves.find((m) => m.identityHash === e.identityHash)?.key ?? [], error: `delete of the old item failed: ${r.code}: ${r.message}` });
+      else outcome.failed(r, listId, 'delete of the old item failed: ');
     }
   }
 
@@ -78,13 +91,84 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
 
   // 4. Clear movedFrom and write the audit record.
   const cleared = done.filter((e) => e.movedFrom).map((e) => ({ ...e, state: 'synced' as const, movedFrom: null, updatedAt: now() }));
-  if (cleared.length) await state.putLedger(cleared);
+  // Lost races here leave `movedFrom` for whoever wrote since: the next run finishes the move.
+  const clearedNow = cleared.length ? await state.putLedgerIfMatch(cleared.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null }))) : new Map<string, string>();
   for (const e of done) {
-    if (!e.movedFrom) continue;
+    if (!e.movedFrom || !clearedNow.has(e.identityHash)) continue;
     await state.addMove({ definitionId: def.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
   }
   if (done.length) await state.deleteFailures(def.id, done.map((e) => e.identityHash));
-  if (transient) throw transientError('sync', 'move_retry', `${transient.code}: ${transient.message}`);
-  await recordFailures(deps, def, msg.runId, failures);
-  await settleBatch(deps, def.id, msg.runId, msg.batchId, { moved: done.filter((e) => e.movedFrom).length, failed: failures.length });
+  await outcome.settle(deps, stored, { moved: done.filter((e) => e.movedFrom).length });
+}
+
+/**
+ * A row whose earlier move is half done (`movedFrom` set) and whose shard changed again: the
+ * ledger can remember one old item, not two, so the earlier move is finished first (its old
+ * item deleted, `movedFrom` cleared); the row then moves on from the intermediate item.
+ */
+async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveBatchMessage, ledger: Map<string, LedgerEntry>, outcome: MoveOutcome): Promise<void> {
+  const byOldList = new Map<string, LedgerEntry[]>();
+  for (const move of msg.moves) {
+    const entry = ledger.get(move.identityHash);
+    if (!entry?.movedFrom || !entry.itemId || entry.listId === move.toListId) continue;
+    byOldList.set(entry.movedFrom.listId, [...(byOldList.get(entry.movedFrom.listId) ?? []), entry]);
+  }
+  const finished: LedgerEntry[] = [];
+  for (const [listId, entries] of byOldList) {
+    const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
+    for (const r of results) {
+      if (r.ok || r.code === 'item_not_found') finished.push({ ...entries.find((e) => e.identityHash === r.opId)!, state: 'synced', movedFrom: null, updatedAt: deps.now().toISOString() });
+      else outcome.failed(r, listId, 'delete of the item an earlier move left failed: ');
+    }
+  }
+  if (!finished.length) return;
+  const written = await deps.state.putLedgerIfMatch(finished.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })));
+  for (const e of finished) {
+    const etag = written.get(e.identityHash);
+    // Another batch wrote the row meanwhile: leave it to that batch (or the next run).
+    if (etag === undefined) ledger.delete(e.identityHash);
+    else ledger.set(e.identityHash, { ...e, etag });
+  }
+}
+
+/** The failures of one move batch by class, and what the batch does about them at the end. */
+class MoveOutcome {
+  private readonly retry: FailedWrite[] = [];
+  private readonly failures: Array<{ identityHash: string; key: unknown[]; error: string }> = [];
+  private refused: { failure: FailedWrite; listId: string } | undefined;
+
+  constructor(private readonly msg: MoveBatchMessage) {}
+
+  failed(r: WriteResult & { ok: false }, listId: string, context: string): void {
+    if (r.errorClass === 'transient') this.retry.push(r);
+    else if (r.errorClass === 'config') this.refused ??= { failure: r, listId };
+    else this.failures.push({ identityHash: r.opId, key: this.msg.moves.find((m) => m.identityHash === r.opId)?.key ?? [], error: `${context}${r.code}: ${r.message}` });
+  }
+
+  /** True when an earlier step of this move failed, so its later steps must wait. */
+  stopped(identityHash: string): boolean {
+    return this.retry.some((r) => r.opId === identityHash) || this.failures.some((f) => f.identityHash === identityHash) || this.refused?.failure.opId === identityHash;
+  }
+
+  async settle(deps: SyncDeps, stored: StoredDefinition, counts: { moved: number }): Promise<void> {
+    const msg = this.msg;
+    if (this.refused) {
+      await stopForRefusal(deps, stored, msg, this.refused.listId, this.refused.failure);
+      return;
+    }
+    const retryAt = throttledUntil(this.retry);
+    if (this.retry.length && !retryAt) {
+      const first = this.retry[0]!;
+      throw transientError('sync', 'move_retry', `${first.code}: ${first.message}`);
+    }
+    await recordFailures(deps, stored.definition, msg.runId, this.failures);
+    const all = { moved: counts.moved, failed: this.failures.length };
+    if (retryAt) {
+      const left = new Set(this.retry.map((r) => r.opId));
+      await deps.state.incrementRunOnce(msg.runId, `part:${msg.batchId}:${msg.deferrals ?? 0}`, all);
+      await deferBatch(deps, QUEUES.moves, { ...msg, moves: msg.moves.filter((m) => left.has(m.identityHash)) }, retryAt, 'throttled');
+      return;
+    }
+    await settleBatch(deps, stored.definition.id, msg.runId, msg.batchId, all);
+  }
 }

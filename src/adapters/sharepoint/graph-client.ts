@@ -37,6 +37,12 @@ export interface GraphTransportOptions {
   maxAttempts?: number;
   /** Attempts when throttled (each waits out Retry-After first). */
   maxThrottledAttempts?: number;
+  /**
+   * How long one `batch` call may wait for throttling to pass (GRAPH_MAX_INLINE_WAIT_SECONDS).
+   * Requests still throttled beyond it come back with `retryAt`, so the caller can reschedule
+   * instead of holding its invocation (and its queue lock) through a long storm.
+   */
+  maxInlineWaitMs?: number;
   /** First backoff after a transient failure; doubles per attempt, with jitter. */
   retryBaseDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -70,6 +76,8 @@ export interface BatchResponse {
   status: number;
   headers: Record<string, string>;
   body: unknown;
+  /** Set on a 429/503 the transport stopped waiting for: the earliest time (epoch ms, limiter clock) worth trying again. */
+  retryAt?: number;
 }
 
 /**
@@ -130,6 +138,8 @@ class ThrottleObserverMiddleware implements Middleware {
 }
 
 const MAX_BATCH = 20;
+/** The earliest a request handed back as throttled is worth sending again. */
+const MIN_RESCHEDULE_MS = 1_000;
 
 export class GraphTransport {
   readonly client: Client;
@@ -139,6 +149,7 @@ export class GraphTransport {
   private readonly maxAttempts: number;
   private readonly maxThrottledAttempts: number;
   private readonly baseDelayMs: number;
+  private readonly maxInlineWaitMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   readonly limiter: TenantLimiter;
 
@@ -152,6 +163,7 @@ export class GraphTransport {
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.maxThrottledAttempts = opts.maxThrottledAttempts ?? 12;
     this.baseDelayMs = opts.retryBaseDelayMs ?? 500;
+    this.maxInlineWaitMs = opts.maxInlineWaitMs ?? 30_000;
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
 
     const auth = new BearerAuthMiddleware(opts.tokens, this.origin);
@@ -261,14 +273,30 @@ export class GraphTransport {
     const out = new Map<string, BatchResponse>();
     const chunks: BatchRequest[][] = [];
     for (let i = 0; i < requests.length; i += MAX_BATCH) chunks.push(requests.slice(i, i + MAX_BATCH));
-    await Promise.all(chunks.map((chunk) => this.runChunk(chunk, out)));
+    const waitUntil = this.limiter.now() + this.maxInlineWaitMs;
+    await Promise.all(chunks.map((chunk) => this.runChunk(chunk, out, waitUntil)));
     return out;
   }
 
-  private async runChunk(chunk: readonly BatchRequest[], out: Map<string, BatchResponse>): Promise<void> {
+  /**
+   * Throttled requests are sent again only while the tenant's pause ends before `waitUntil`;
+   * past it (or once their throttled attempts are spent) they are answered with `retryAt`.
+   */
+  private async runChunk(chunk: readonly BatchRequest[], out: Map<string, BatchResponse>, waitUntil: number): Promise<void> {
     let pending = [...chunk];
     const attempts = new Map<string, { transient: number; throttled: number }>(chunk.map((r) => [r.id, { transient: 0, throttled: 0 }]));
+    const lastThrottled = new Map<string, BatchResponse>();
+    const giveUpThrottled = (r: BatchRequest, response: BatchResponse) => {
+      // Never "now": a storm without Retry-After must not turn rescheduling into a hot loop.
+      const retryAt = Math.max(this.limiter.resumesAt(), this.limiter.now() + Math.max(MIN_RESCHEDULE_MS, retryAfterMsOf(response) ?? 0));
+      out.set(r.id, { ...response, retryAt });
+    };
     while (pending.length > 0) {
+      if (this.limiter.resumesAt() > waitUntil) {
+        // The storm outlasts what this call may wait: hand the rest back to be rescheduled.
+        for (const r of pending) giveUpThrottled(r, lastThrottled.get(r.id) ?? throttledPlaceholder(r.id));
+        return;
+      }
       const ru = pending.reduce((sum, r) => sum + r.ru, 0);
       const envelope = {
         requests: pending.map((r) => {
@@ -285,13 +313,25 @@ export class GraphTransport {
       const result = await this.attempt({ method: 'POST', path: '/$batch', body: envelope, ru });
       const retry: BatchRequest[] = [];
       let backoffAttempt = 0;
+      /** Sends `r` again while its attempts of this kind last; else `response` is its final answer. */
+      const retryOrSettle = (r: BatchRequest, kind: 'throttled' | 'transient', response: BatchResponse) => {
+        const count = attempts.get(r.id)!;
+        if (kind === 'throttled') {
+          lastThrottled.set(r.id, response);
+          if (++count.throttled < this.maxThrottledAttempts) retry.push(r);
+          else giveUpThrottled(r, response);
+          return;
+        }
+        if (++count.transient < this.maxAttempts) retry.push(r);
+        else out.set(r.id, response);
+        backoffAttempt = Math.max(backoffAttempt, count.transient);
+      };
       if (!result.ok) {
         // The envelope failed as a whole. If it was applied and only the answer was lost, the
         // repeat is still safe: creates carry SyncKey (a duplicate answers 409 and is adopted
         // by the caller), updates set the same values again, deletes answer 404.
         const kind = retryKind(result.failure.status);
         for (const r of pending) {
-          const count = attempts.get(r.id)!;
           const synthetic: BatchResponse = {
             id: r.id,
             status: result.failure.status,
@@ -302,21 +342,15 @@ export class GraphTransport {
             out.set(r.id, synthetic);
             continue;
           }
-          if (kind === 'throttled' ? ++count.throttled < this.maxThrottledAttempts : ++count.transient < this.maxAttempts) retry.push(r);
-          else out.set(r.id, synthetic);
-          if (kind === 'transient') backoffAttempt = Math.max(backoffAttempt, count.transient);
+          retryOrSettle(r, kind, synthetic);
         }
       } else {
         const responses = readBatchResponses(result.body);
         for (const r of pending) {
           const response = responses.get(r.id);
-          const count = attempts.get(r.id)!;
           if (!response) {
             // Graph answers every request of an envelope; a missing one is treated as lost.
-            const lost: BatchResponse = { id: r.id, status: 0, headers: {}, body: { error: { code: 'missing_response', message: 'the $batch answer had no response for this request' } } };
-            if (++count.transient < this.maxAttempts) retry.push(r);
-            else out.set(r.id, lost);
-            backoffAttempt = Math.max(backoffAttempt, count.transient);
+            retryOrSettle(r, 'transient', { id: r.id, status: 0, headers: {}, body: { error: { code: 'missing_response', message: 'the $batch answer had no response for this request' } } });
             continue;
           }
           // Inner responses carry their own Retry-After and RateLimit-* headers (a throttled
@@ -327,15 +361,24 @@ export class GraphTransport {
             out.set(r.id, response);
             continue;
           }
-          if (kind === 'throttled' ? ++count.throttled < this.maxThrottledAttempts : ++count.transient < this.maxAttempts) retry.push(r);
-          else out.set(r.id, response);
-          if (kind === 'transient') backoffAttempt = Math.max(backoffAttempt, count.transient);
+          retryOrSettle(r, kind, response);
         }
       }
       if (retry.length > 0 && backoffAttempt > 0) await this.sleep(this.backoff(backoffAttempt));
       pending = retry;
     }
   }
+}
+
+/** A request that never got an answer because the tenant was paused before it could be sent. */
+function throttledPlaceholder(id: string): BatchResponse {
+  return { id, status: 429, headers: {}, body: { error: { code: 'throttled', message: 'not sent: the tenant is throttled beyond the inline wait' } } };
+}
+
+function retryAfterMsOf(response: BatchResponse): number | undefined {
+  const raw = header(response.headers, 'retry-after');
+  const seconds = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(seconds) ? seconds * 1000 : undefined;
 }
 
 function header(headers: Record<string, string>, name: string): string | undefined {

@@ -104,12 +104,16 @@ export class GraphListTarget implements ListTarget {
 export async function createGraphListTarget(
   conn: SharePointConnection,
   secrets: Secrets,
-  settings: Pick<Config, 'GRAPH_BASE_URL' | 'GRAPH_STATIC_TOKEN' | 'GRAPH_BUDGET_RU_PER_MINUTE' | 'GRAPH_MAX_CONCURRENCY'>,
+  settings: Pick<Config, 'GRAPH_BASE_URL' | 'GRAPH_STATIC_TOKEN' | 'GRAPH_BUDGET_RU_PER_MINUTE' | 'GRAPH_MAX_CONCURRENCY'> & Partial<Pick<Config, 'GRAPH_MAX_INLINE_WAIT_SECONDS'>>,
 ): Promise<GraphListTarget> {
   const tokens = await tokenSourceFor(conn, secrets, { baseUrl: settings.GRAPH_BASE_URL, staticToken: settings.GRAPH_STATIC_TOKEN });
   const limiter = limiterForTenant(conn.tenantId, {
     budgetRuPerMinute: settings.GRAPH_BUDGET_RU_PER_MINUTE,
     maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
   });
-  return new GraphListTarget({ baseUrl: settings.GRAPH_BASE_URL, tokens, limiter });
+  return new GraphListTarget({ baseUrl: settings.GRAPH_BASE_URL, tokens, limiter, maxInlineWaitMs: seconds(settings.GRAPH_MAX_INLINE_WAIT_SECONDS) });
+}
+
+function seconds(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : value * 1000;
 }

@@ -151,10 +151,10 @@ function writeResult(op: WriteOp, response: BatchResponse | undefined): WriteRes
     const eTag = body.eTag ?? body['@odata.etag'];
     return typeof eTag === 'string' ? { opId: op.opId, ok: true, itemId, eTag } : { opId: op.opId, ok: true, itemId };
   }
-  return failureResult(op, failureFromBatchResponse(response.status, response.body));
+  return failureResult(op, failureFromBatchResponse(response.status, response.body), response.retryAt);
 }
 
-function failureResult(op: WriteOp, failure: GraphFailure): WriteResult {
+function failureResult(op: WriteOp, failure: GraphFailure, retryAt?: number): WriteResult {
   const base = { opId: op.opId, ok: false as const, status: failure.status, message: `${failure.code}: ${failure.message}` };
   const fieldNames = Object.keys(op.fields ?? {});
   switch (failure.status) {
@@ -178,8 +178,10 @@ function failureResult(op: WriteOp, failure: GraphFailure): WriteResult {
       return { ...base, code: 'too_large', errorClass: 'skippable' };
   }
   switch (retryKind(failure.status)) {
-    case 'throttled':
-      return { ...base, code: failure.status === 429 ? 'throttled' : 'unavailable', errorClass: 'transient' };
+    case 'throttled': {
+      const code = failure.status === 429 ? 'throttled' : 'unavailable';
+      return retryAt === undefined ? { ...base, code, errorClass: 'transient' } : { ...base, code, errorClass: 'transient', retryAt: new Date(retryAt).toISOString() };
+    }
     case 'transient':
       return { ...base, code: failure.status === 0 ? 'no_response' : 'unavailable', errorClass: 'transient' };
     default:

@@ -155,6 +155,16 @@ export class TenantLimiter {
     return (this.budget / 60) * this.s.minUtilisation;
   }
 
+  /** The limiter's clock: what `resumesAt` is measured against. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** When the tenant's throttling pause ends (a time in the past when there is none). */
+  resumesAt(): number {
+    return this.pausedUntil;
+  }
+
   /** Current AIMD rate in RU per second. */
   get currentRate(): number {
     return this.rate;

@@ -82,7 +82,10 @@ export class GraphListReads {
     keys.forEach((key, n) => {
       const response = responses.get(String(n));
       if (!response || response.status >= 400 || response.status === 0) {
-        throw toSyncError(failureFromBatchResponse(response?.status ?? 0, response?.body), `looking up items by ${SYNC_KEY_COLUMN}`);
+        const failure = failureFromBatchResponse(response?.status ?? 0, response?.body);
+        // Still throttled when the transport stopped waiting: the error says when to come back.
+        if (response?.retryAt !== undefined) failure.retryAfterMs = Math.max(0, response.retryAt - this.http.limiter.now());
+        throw toSyncError(failure, `looking up items by ${SYNC_KEY_COLUMN}`);
       }
       const value = (response.body as { value?: Json[] } | undefined)?.value ?? [];
       const first = value[0];

@@ -1,4 +1,5 @@
 import type {
+  LedgerWrite,
   CursorRecord,
   CursorStore,
   DriftDifferencePage,
@@ -134,6 +135,9 @@ export abstract class ComposedStateStore implements StateStore {
   }
   putLedger(entries: LedgerEntry[]) {
     return this.ledger.putLedger(entries);
+  }
+  putLedgerIfMatch(writes: LedgerWrite[]) {
+    return this.ledger.putLedgerIfMatch(writes);
   }
   deleteLedger(definitionId: string, identityHashes: string[]) {
     return this.ledger.deleteLedger(definitionId, identityHashes);

@@ -1,4 +1,4 @@
-import type { LedgerEntry, LedgerState, LedgerStore } from '../../core/ports/state';
+import type { LedgerEntry, LedgerState, LedgerStore, LedgerWrite } from '../../core/ports/state';
 import { distinct, invalidInput, stateConflict } from './common';
 
 /**
@@ -23,6 +23,12 @@ export interface LedgerStorage {
    * Throws state_conflict when an item belongs to another identity that keeps it.
    */
   write(batch: LedgerEntry[]): Promise<void>;
+  /**
+   * Writes each entry only if the stored one still has etag `ifMatch` (null: none stored),
+   * each on its own (checked: one identity once, no item claimed twice). Returns the new etag
+   * of each entry written; a lost race is simply absent.
+   */
+  writeIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>>;
   /** Removes the entries of these hashes (distinct, at least one) with their reverse index. */
   remove(definitionId: string, identityHashes: string[]): Promise<void>;
   /** Up to `size` entries after the position `after` (null: from the start), and where the next page starts (absent at the end). */
@@ -75,6 +81,14 @@ export class Ledger implements LedgerStore {
   async putLedger(entries: LedgerEntry[]): Promise<void> {
     const batch = normaliseLedgerBatch(entries);
     if (batch.length > 0) await this.storage.write(batch);
+  }
+
+  async putLedgerIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>> {
+    if (writes.length === 0) return new Map();
+    const batch = normaliseLedgerBatch(writes.map((w) => w.entry));
+    // Two conditions on one identity in one call cannot both hold: a caller's mistake.
+    if (batch.length !== writes.length) throw invalidInput('putLedgerIfMatch names an identity more than once');
+    return this.storage.writeIfMatch(writes);
   }
 
   async deleteLedger(definitionId: string, identityHashes: string[]): Promise<void> {

@@ -3,7 +3,8 @@
  * speaks Microsoft Graph; tests run the same adapter against the project's Graph emulator.
  *
  * Errors: whole-call failures throw `SyncError` (`config` for 400/401/403/404 and list-view
- * threshold refusals, `transient` for 408/429/5xx/network once retries are spent). `writeItems`
+ * threshold refusals, `transient` for 408/429/5xx/network once retries are spent; a throttled
+ * one carries `retryAfterMs`). `writeItems`
  * never throws for an HTTP failure: every op gets its own `WriteResult`, so one bad row never
  * hides the fate of the others. It throws only when no request can be sent at all (no token).
  */
@@ -130,6 +131,12 @@ export type WriteResult =
       errorClass: 'config' | 'transient' | 'skippable';
       /** The field Graph rejected, when it named one. */
       field?: string;
+      /**
+       * On `throttled` / `unavailable` (429/503) that outlasted the adapter's inline wait
+       * (GRAPH_MAX_INLINE_WAIT_SECONDS): the ISO time from which a retry is worth sending.
+       * The caller reschedules the op for then instead of holding its invocation.
+       */
+      retryAt?: string;
     };
 
 export interface ListItem {

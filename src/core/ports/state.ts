@@ -8,7 +8,8 @@ import type { SharePointConnection, SourceConnection, SyncDefinition } from '../
  *
  * Typed failures: implementations throw `SyncError` with code `state_conflict` (uniqueness or
  * ETag mismatch, status 409) or `not_found` (404); transport failures are `transient`
- * (`state_unavailable`). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
+ * (`state_unavailable`), and so is contention that outlasts a store's optimistic retries
+ * (nothing to fix, try again later). Also: `state_invalid` (422, a value the store cannot hold, e.g. an
  * unknown counter), `state_record_too_large` (413, a JSON detail beyond the store's limit:
  * Table Storage keeps ~480K characters of JSON per record), `invalid_page_token` (400),
  * `state_store_config` (settings or credentials an admin must fix) and `state_schema_newer`
@@ -63,11 +64,28 @@ export interface LedgerEntry {
   contentHash: string;
   state: LedgerState;
   movedFrom?: { listId: string; itemId: string } | null;
+  /**
+   * When the run whose batch wrote this entry started reading the source (ISO). Orders the
+   * writes for one row: an op planned earlier than this is no longer current. Null when unknown.
+   */
+  sourceReadAt?: string | null;
+  /**
+   * SharePoint may hold other content than `contentHash` says: two batches raced and the one
+   * that lost cannot tell whose Graph write landed last. The next run rewrites the item.
+   */
+  contentInDoubt?: boolean;
   /** Set by the store on write; ignored on input. */
   createdAt?: string;
   updatedAt?: string;
-  /** Informational (Table Storage only); putLedger does not take it as a precondition. */
+  /** The stored version, set on every read: what `putLedgerIfMatch` compares. putLedger ignores it. */
   etag?: string;
+}
+
+/** One compare-and-set write of `putLedgerIfMatch`. */
+export interface LedgerWrite {
+  entry: LedgerEntry;
+  /** The `etag` of the entry as the writer last read it; null: no entry may be stored. */
+  ifMatch: string | null;
 }
 
 export interface CursorRecord {
@@ -221,6 +239,15 @@ export interface LedgerStore {
    * (≤100 operations) — after a failure, retry the batch (it is idempotent).
    */
   putLedger(entries: LedgerEntry[]): Promise<void>;
+  /**
+   * Compare-and-set per entry (DESIGN §5: an older batch never overwrites a newer one): each
+   * entry is written, with its reverse index, only if the stored entry still has etag
+   * `ifMatch` (null: none is stored). Returns the new etag of every entry written; an identity
+   * missing from the map lost its race and nothing was written for it. Entries are independent
+   * of each other; an identity may appear once. Throws state_conflict, as putLedger does, when
+   * an item belongs to another identity.
+   */
+  putLedgerIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>>;
   deleteLedger(definitionId: string, identityHashes: string[]): Promise<void>;
   /** Streams every entry of a definition (drift, reconcile). */
   scanLedger(definitionId: string, pageSize?: number): AsyncIterable<LedgerEntry[]>;

@@ -38,7 +38,8 @@ export function compareWithLedger(row: MappedRow, destination: RowDestination, e
     const from = entry.movedFrom ?? { listId: entry.listId, itemId: entry.itemId };
     return { op: 'move', list: listName, fromList: listNames.get(entry.movedFrom?.listId ?? entry.listId) ?? entry.listId, from, to: list, row };
   }
-  if (entry.contentHash !== row.contentHash) {
+  // Content in doubt: two batches raced and SharePoint may hold either's content; rewrite it.
+  if (entry.contentHash !== row.contentHash || entry.contentInDoubt) {
     return { op: 'update', list: listName, listId: entry.listId, write: { identityHash: row.identity, kind: 'update', itemId: entry.itemId, fields: row.fields, contentHash: row.contentHash, key: row.key } };
   }
   return { op: 'unchanged', list: listName, identityHash: row.identity };

@@ -7,6 +7,9 @@ import { mapAndRoute, type MapRules } from './map-rows';
 import type { PlannedRun } from './planned';
 import type { RowRoute } from './route';
 
+/** Graph refusing the app's credentials or permissions: no row is to blame. */
+const REFUSALS: ReadonlySet<string> = new Set(['graph_unauthorized', 'graph_forbidden']);
+
 /** What planning a page needs from outside: the ledger and the shard lists (a test hands in Maps). */
 export interface PagePorts {
   /** Ledger entries of these identities; an identity never synced is absent. */
@@ -29,8 +32,9 @@ export async function planPage(rows: Row[], retried: ReadonlySet<string>, rules:
     try {
       destination = await destinationOf(route, ports, plan.listNames);
     } catch (error) {
-      // A list that cannot be provisioned fails its rows; an outage stops the run.
-      if (!isSyncError(error) || error.transient) throw error;
+      // A list that cannot be provisioned fails its rows; an outage, or Graph refusing the
+      // app itself (401/403: an admin must grant access), stops the run instead.
+      if (!isSyncError(error) || error.transient || REFUSALS.has(error.code)) throw error;
       plan.fail({ identityHash: mapped.identity, key: mapped.key, error: describe(error) });
       continue;
     }

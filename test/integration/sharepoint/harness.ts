@@ -16,7 +16,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { budgetRuPerMinute?: number; maxConcurrency?: number } = {}): Promise<Harness> {
+export async function startHarness(opts: { budgetRuPerMinute?: number; maxConcurrency?: number; maxInlineWaitMs?: number } = {}): Promise<Harness> {
   const budget = opts.budgetRuPerMinute ?? 600_000;
   const emulator = await startGraphEmulator({ port: 0, budgetRuPerMinute: budget });
   // A limiter of its own (not the process registry): each test file has its own emulator.
@@ -26,6 +26,7 @@ export async function startHarness(opts: { budgetRuPerMinute?: number; maxConcur
     tokens: staticTokenSource('emulator-token'),
     limiter,
     retryBaseDelayMs: 20,
+    maxInlineWaitMs: opts.maxInlineWaitMs,
   });
   return { emulator, target, limiter, siteId: emulator.state.defaultSiteId, close: () => emulator.close() };
 }

@@ -37,4 +37,25 @@ describe('throttling', () => {
     const error = await h.target.getSite(h.siteId).catch((e: unknown) => e);
     expect(error).toMatchObject({ errorClass: 'transient', code: 'graph_unavailable' });
   });
+
+  it('a storm longer than the inline wait hands the writes back as throttled with the time to retry', async () => {
+    h = await startHarness({ maxInlineWaitMs: 1_000 });
+    const { list } = await h.target.ensureList(h.siteId, { displayName: 'Stormy', columns: [] });
+    h.emulator.state.injectFault({ kind: 'status', status: 429, count: 100_000, retryAfter: 5, scope: { op: 'create' } });
+    const started = Date.now();
+    const results = await h.target.writeItems(
+      h.siteId,
+      list!.id,
+      Array.from({ length: 3 }, (_, i) => ({ opId: String(i), kind: 'create' as const, fields: { [SYNC_KEY_COLUMN]: key(i) } })),
+    );
+    expect(Date.now() - started).toBeLessThan(4_000);
+    for (const r of results) {
+      expect(r).toMatchObject({ ok: false, code: 'throttled', errorClass: 'transient' });
+      const retryAt = Date.parse((r as { retryAt?: string }).retryAt ?? '');
+      // Retry-After was 5 s: the retry time is about that far ahead, not now.
+      expect(retryAt).toBeGreaterThan(started + 3_000);
+      expect(retryAt).toBeLessThan(Date.now() + 6_000);
+    }
+    h.emulator.state.clearFaults();
+  });
 });

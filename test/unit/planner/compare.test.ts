@@ -38,6 +38,10 @@ describe('comparing a row with the ledger', () => {
     expect(compareWithLedger(row, toEurope, syncedEntry(row, 'list-eu', 'item-7'), names)).toEqual({ op: 'unchanged', list: 'Orders Europe', identityHash: row.identity });
   });
 
+  it('an entry whose content is in doubt (two batches raced) is rewritten even when the hashes agree', () => {
+    expect(compareWithLedger(row, toEurope, syncedEntry(row, 'list-eu', 'item-7', { contentInDoubt: true }), names)).toMatchObject({ op: 'update', listId: 'list-eu', write: { itemId: 'item-7', contentHash: row.contentHash } });
+  });
+
   it('a row whose shard changed becomes a move from the ledger\'s item', () => {
     const entry = syncedEntry(row, 'list-other', 'item-7');
     expect(compareWithLedger(row, toEurope, entry, names)).toEqual({

@@ -1,4 +1,4 @@
-import { conflict, skippableError, transientError } from '../../../src/core/errors';
+import { conflict, skippableError, SyncError, transientError } from '../../../src/core/errors';
 import type { LedgerEntry } from '../../../src/core/ports/state';
 import type { ResolvedShardList } from '../../../src/sync/shard-lists';
 import type { MapRules } from '../../../src/sync/plan/map-rows';
@@ -74,6 +74,14 @@ describe('planning a page', () => {
     const plan = new PlannedRun({});
     await planPage([order(1)], new Set(), rules(), port, plan);
     expect(plan.failures.map((f) => f.error)).toEqual(['incompatible columns']);
+  });
+
+  it('Graph refusing the app (403) while provisioning a list stops the run instead of failing every row', async () => {
+    const forbidden = new SyncError('provisioning: Graph answered 403', { code: 'graph_forbidden', module: 'sharepoint', errorClass: 'config', status: 403 });
+    const { port } = ports(new Map(), { 'Orders Europe': forbidden });
+    const plan = new PlannedRun({});
+    await expect(planPage([order(1)], new Set(), rules(), port, plan)).rejects.toBe(forbidden);
+    expect(plan.failures).toEqual([]);
   });
 
   it('an outage while resolving a list stops the run', async () => {

@@ -207,4 +207,15 @@ CREATE INDEX drift_reports_newest_first ON ${s}.drift_reports (definition_id, cr
 ALTER TABLE ${s}.runs ADD COLUMN waiting_until timestamptz, ADD COLUMN waiting_reason text, ADD COLUMN progress_at timestamptz;
 `,
   },
+  {
+    version: 7,
+    name: 'conditional ledger writes',
+    sql: (s) => `
+-- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;
+-- content_in_doubt: SharePoint may hold other content than content_hash (the next run rewrites).
+ALTER TABLE ${s}.ledger ADD COLUMN version bigint NOT NULL DEFAULT 1;
+ALTER TABLE ${s}.ledger ADD COLUMN source_read_at text;
+ALTER TABLE ${s}.ledger ADD COLUMN content_in_doubt boolean NOT NULL DEFAULT false;
+`,
+  },
 ];

@@ -204,4 +204,16 @@ CREATE INDEX IX_drift_reports_newest_first ON ${s}.drift_reports (definition_id,
 ALTER TABLE ${s}.runs ADD waiting_until DATETIME2(3) NULL, waiting_reason NVARCHAR(MAX) NULL, progress_at DATETIME2(3) NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'conditional ledger writes',
+    sql: (s) => `
+-- version: the entry's etag for compare-and-set; source_read_at orders writes for one row;
+-- content_in_doubt: SharePoint may hold other content than content_hash (the next run rewrites).
+ALTER TABLE ${s}.ledger ADD
+  version           BIGINT NOT NULL CONSTRAINT DF_ledger_version DEFAULT 1,
+  source_read_at    NVARCHAR(40) NULL,
+  content_in_doubt  BIT NOT NULL CONSTRAINT DF_ledger_content_in_doubt DEFAULT 0;
+`,
+  },
 ];

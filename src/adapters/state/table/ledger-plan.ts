@@ -107,6 +107,8 @@ export function planLedgerTransactions(definitionId: string, entries: LedgerEntr
     };
     if (e.itemId !== null) entity.itemId = e.itemId;
     if (e.movedFrom) putJson(entity, 'movedFrom', e.movedFrom);
+    if (e.sourceReadAt) entity.sourceReadAt = e.sourceReadAt;
+    if (e.contentInDoubt) entity.contentInDoubt = true;
     add(e.identityHash, row ? ['update', entity as TableEntity, 'Replace', { etag: row.etag }] : ['create', entity as TableEntity]);
   }
   for (const [rk, hash] of claiming) {

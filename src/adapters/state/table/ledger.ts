@@ -1,10 +1,10 @@
 import type { TransactionAction } from '@azure/data-tables';
-import type { LedgerEntry, LedgerState } from '../../../core/ports/state';
+import type { LedgerEntry, LedgerState, LedgerWrite } from '../../../core/ports/state';
 import { backoff, chunk, groupBy, mapLimit, stateUnavailable } from '../common';
 import type { LedgerStorage } from '../ledger';
 import { decodeKey, encodeKey, getJson, str } from './keys';
 import { FWD, fwdKey, itemHandOvers, MAX_TX_OPS, planLedgerTransactions, revKey, type LedgerRow, type LedgerTx } from './ledger-plan';
-import { after, CONTENTION_ATTEMPTS, fail, isStatus, type Row, type StateTables } from './tables';
+import { after, CONTENTION_ATTEMPTS, fail, isStatus, stillContended, type Row, type StateTables } from './tables';
 
 /**
  * The ledger on Table Storage: forward and reverse rows written together in entity-group
@@ -62,6 +62,45 @@ export class TableLedgerStorage implements LedgerStorage {
     }
   }
 
+  /**
+   * First all matching entries together in as few transactions as `putLedger` would use (the
+   * forward rows under the expected ETags); the entries of a refused transaction are then tried
+   * one per transaction, so one lost race never takes another entry with it. A refused entry is
+   * a lost race only if its forward row's ETag moved; otherwise a reverse row collided and it is
+   * planned again, carefully.
+   */
+  async writeIfMatch(writes: LedgerWrite[]): Promise<Map<string, string>> {
+    const written = new Map<string, string>();
+    for (const [definitionId, group] of groupBy(writes, (w) => w.entry.definitionId)) {
+      let pending = group;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > CONTENTION_ATTEMPTS) throw stillContended(`conditional ledger writes for definition '${definitionId}'`);
+        if (attempt > 1) await backoff(attempt);
+        const current = await this.readRows(definitionId, pending.map((w) => w.entry.identityHash));
+        const matching = pending.filter((w) => matches(current.get(w.entry.identityHash), w.ifMatch)).map((w) => w.entry);
+        const together = attempt === 0;
+        const txs = together ? await this.plan(definitionId, matching, false, current) : (await Promise.all(matching.map((e) => this.plan(definitionId, [e], true, current)))).flat();
+        const refused = await mapLimit(txs, this.tables.transactionConcurrency, async (tx) => {
+          try {
+            const res = await this.tables.client.Ledger.submitTransaction(tx.actions);
+            for (const e of tx.entries) {
+              const at = tx.actions.findIndex((a) => a[1].rowKey === fwdKey(e.identityHash));
+              const etag = res.subResponses[at]?.etag ?? (await this.readRows(definitionId, [e.identityHash])).get(e.identityHash)?.etag;
+              if (etag !== undefined) written.set(e.identityHash, etag);
+            }
+            return [];
+          } catch (error) {
+            if (isStatus(error, 404, 409, 412)) return tx.entries.map((e) => e.identityHash);
+            fail(error, 'writing the ledger');
+          }
+        });
+        const again = new Set(refused.flat());
+        pending = pending.filter((w) => again.has(w.entry.identityHash));
+      }
+    }
+    return written;
+  }
+
   async remove(definitionId: string, identityHashes: string[]): Promise<void> {
     let pending = identityHashes;
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -93,8 +132,8 @@ export class TableLedgerStorage implements LedgerStorage {
     return out;
   }
 
-  private async plan(definitionId: string, entries: LedgerEntry[], careful: boolean): Promise<LedgerTx[]> {
-    const current = await this.readRows(definitionId, entries.map((e) => e.identityHash));
+  private async plan(definitionId: string, entries: LedgerEntry[], careful: boolean, known?: Map<string, LedgerRow>): Promise<LedgerTx[]> {
+    const current = known ?? (await this.readRows(definitionId, entries.map((e) => e.identityHash)));
     const handOvers = itemHandOvers(entries, current);
     const reverse = careful ? await this.tables.getMany('Ledger', encodeKey(definitionId), [...handOvers.releasing.keys(), ...handOvers.claiming.keys()]) : null;
     return planLedgerTransactions(definitionId, entries, { current, reverse }, handOvers, new Date().toISOString());
@@ -173,6 +212,22 @@ export class TableLedgerStorage implements LedgerStorage {
   }
 }
 
+/** The stored row is what the writer expects: absent (or a leftover tombstone) for null, else the same ETag. */
+function matches(row: LedgerRow | undefined, ifMatch: string | null): boolean {
+  if (ifMatch === null) return row === undefined || row.tombstone;
+  return row !== undefined && !row.tombstone && canonicalEtag(row.etag) === canonicalEtag(ifMatch);
+}
+
+/** Table Storage spells one ETag differently in different answers (the timestamp percent-encoded or not). */
+function canonicalEtag(etag: string): string {
+  const bare = etag.trim().replace(/^W\//, '');
+  try {
+    return decodeURIComponent(bare);
+  } catch {
+    return bare;
+  }
+}
+
 function toLedgerRow(definitionId: string, row: Row): LedgerRow {
   const movedFrom = getJson(row, 'movedFrom') as LedgerEntry['movedFrom'];
   const entry: LedgerEntry = {
@@ -183,6 +238,8 @@ function toLedgerRow(definitionId: string, row: Row): LedgerRow {
     contentHash: str(row, 'contentHash') ?? '',
     state: (str(row, 'state') ?? 'pending') as LedgerState,
     movedFrom: movedFrom ?? null,
+    sourceReadAt: str(row, 'sourceReadAt') ?? null,
+    contentInDoubt: row.contentInDoubt === true,
     createdAt: str(row, 'createdAt'),
     updatedAt: str(row, 'updatedAt'),
     etag: row.etag,

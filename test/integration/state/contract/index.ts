@@ -7,6 +7,7 @@ import { failureContract } from './failures';
 import { awkwardKeysContract } from './keys';
 import { leaseContract } from './leases';
 import { ledgerContract } from './ledger';
+import { ledgerCasContract } from './ledger-cas';
 import { moveContract } from './moves';
 import { runContract } from './runs';
 import { scheduleContract } from './schedule';
@@ -61,6 +62,7 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
 
     configContract(ctx);
     ledgerContract(ctx);
+    ledgerCasContract(ctx);
     cursorContract(ctx);
     runContract(ctx);
     failureContract(ctx);
