@@ -140,6 +140,28 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
     await assertInvariant(stack, definitionId, selectAll());
   }, 180_000);
 
+  it('a list whose SyncKey column lost its unique index gets a duplicate: the check finds it and removeDuplicates keeps the item the ledger names', async () => {
+    const row = await itemOf(38);
+    const columns = (await graph('GET', `/lists/${row.listId}/columns`)) as unknown as { value: Array<{ id: string; name: string }> };
+    const syncKeyColumn = columns.value.find((c) => c.name === 'SyncKey')!.id;
+    await graph('PATCH', `/lists/${row.listId}/columns/${syncKeyColumn}`, { enforceUniqueValues: false, indexed: false });
+    const duplicate = await graph('POST', `/lists/${row.listId}/items`, { fields: { Title: 'second copy', SyncKey: await hashOf(38) } });
+
+    const found = await check('quick');
+    expect(kinds(found.summary)).toEqual({ duplicateInSharePoint: 1 });
+    expect(found.all).toEqual([expect.objectContaining({ kind: 'duplicateInSharePoint', listId: row.listId, itemId: duplicate!.id, identityHash: await hashOf(38) })]);
+
+    expect(await repair(found.record.reportId, ['removeDuplicates'])).toMatchObject({ status: 'done', repaired: { removeDuplicates: 1 } });
+    expect(kinds((await check('quick')).summary)).toEqual({});
+    expect(await itemOf(38)).toEqual(row);
+    const key = await hashOf(38);
+    const left = stack.emulator.state.items(row.listId).filter((i) => i.fields.SyncKey === key);
+    expect(left.map((i) => i.id)).toEqual([row.itemId]);
+    // With the duplicate gone SharePoint accepts the unique index again.
+    await graph('PATCH', `/lists/${row.listId}/columns/${syncKeyColumn}`, { indexed: true, enforceUniqueValues: true });
+    await assertInvariant(stack, definitionId, selectAll());
+  }, 60_000);
+
   it('a crash at each step of a repair still ends with the invariant holding after a second repair', async () => {
     for (const [n, point] of (['repair:after-pending', 'repair:after-graph', 'repair:after-ledger'] as const).entries()) {
       await tamper(10 * (n + 1));
