@@ -198,4 +198,22 @@ CREATE TABLE ${s}.drift_differences (
 CREATE INDEX drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
 `,
   },
+  {
+    version: 6,
+    name: 'drift schedule and watch',
+    sql: (s) => `
+-- The last slot of a definition's drift schedule, changed by compare-and-set like schedule_slots.
+CREATE TABLE ${s}.drift_slots (
+  definition_id  text PRIMARY KEY,
+  last_slot      text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+-- The drift watch's delta token per list, as JSON.
+CREATE TABLE ${s}.drift_watch_tokens (
+  definition_id  text PRIMARY KEY,
+  tokens         text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];

@@ -195,4 +195,22 @@ CREATE TABLE ${s}.drift_differences (
 CREATE INDEX IX_drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
 `,
   },
+  {
+    version: 6,
+    name: 'drift schedule and watch',
+    sql: (s) => `
+-- The last slot of a definition's drift schedule, changed by compare-and-set like schedule_slots.
+CREATE TABLE ${s}.drift_slots (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_drift_slots PRIMARY KEY,
+  last_slot      NVARCHAR(200) ${KEY} NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_drift_slots_updated DEFAULT SYSUTCDATETIME()
+);
+-- The drift watch's delta token per list, as JSON.
+CREATE TABLE ${s}.drift_watch_tokens (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_drift_watch_tokens PRIMARY KEY,
+  tokens         NVARCHAR(MAX) NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_drift_watch_tokens_updated DEFAULT SYSUTCDATETIME()
+);
+`,
+  },
 ];
