@@ -169,6 +169,15 @@ export const FailoverSpec = z
   .strict();
 export type FailoverSpec = z.output<typeof FailoverSpec>;
 
+/** Drift (DESIGN §7) a definition opts into. */
+export const DriftSpec = z
+  .object({
+    /** After every run, read each list's delta feed since the last watch: people's edits and deletes, at a cost that grows with the changes. */
+    watch: z.boolean().default(false),
+  })
+  .strict();
+export type DriftSpec = z.output<typeof DriftSpec>;
+
 export const SyncDefinitionInput = z
   .object({
     id,
@@ -201,6 +210,7 @@ export const SyncDefinitionInput = z
     maxRowsPerRun: z.number().int().min(1).max(1_000_000).default(50_000),
     maxAttempts: z.number().int().min(1).max(100).default(5),
     failover: FailoverSpec.default({ automatic: false, afterFailures: 3, holdDownMinutes: 30 }),
+    drift: DriftSpec.default({ watch: false }),
   })
   .strict();
 export type SyncDefinitionInput = z.input<typeof SyncDefinitionInput>;

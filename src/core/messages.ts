@@ -42,7 +42,11 @@ export const DriftRepairMessage = z
   .strict();
 export type DriftRepairMessage = z.infer<typeof DriftRepairMessage>;
 
-export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage]);
+/** A drift watch (DESIGN §7): sent by a finished run of a definition with `drift.watch`, so it takes the lease after the run let go of it. */
+export const DriftWatchMessage = z.object({ type: z.literal('driftWatch'), definitionId: Id, watchId: Id, afterRunId: Id }).strict();
+export type DriftWatchMessage = z.infer<typeof DriftWatchMessage>;
+
+export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage, DriftWatchMessage]);
 export type RunsQueueMessage = z.infer<typeof RunsQueueMessage>;
 
 export const WriteOpMessage = z
