@@ -27,7 +27,15 @@ export type FinalizeMessage = z.infer<typeof FinalizeMessage>;
 
 /** A drift check (DESIGN §7), on the runs queue so it holds the definition's lease like a run and never interleaves with one. */
 export const DriftCheckMessage = z
-  .object({ type: z.literal('driftCheck'), definitionId: Id, reportId: Id, mode: z.enum(['quick', 'deep']), requestedAt: z.string() })
+  .object({
+    type: z.literal('driftCheck'),
+    definitionId: Id,
+    reportId: Id,
+    mode: z.enum(['quick', 'deep']),
+    requestedAt: z.string(),
+    /** A scheduled check's `drift.autoRepair`: repairs queued once it has found something. */
+    autoRepair: z.array(z.enum(['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'removeDuplicates', 'rewriteMismatches', 'fixPointers'])).optional(),
+  })
   .strict();
 export type DriftCheckMessage = z.infer<typeof DriftCheckMessage>;
 

@@ -1,6 +1,7 @@
 import { identityHash } from '../../src/core/identity';
 import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, summaryOf, type Difference } from '../../src/sync/drift';
+import { runScheduler } from '../../src/sync/scheduler';
 import { startStack, type Stack } from '../support/stack';
 
 /**
@@ -107,4 +108,41 @@ describe('drift watch (local host stack)', () => {
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     expect(after).not.toEqual(before);
   }, 60_000);
+
+  it('a drift schedule enqueues one check per slot, and its autoRepair repairs what the check found', async () => {
+    await stack.addDefinition({
+      id: 'scheduled',
+      table: { schema: stack.schema, name: 'orders' },
+      title: 'customer',
+      fields: [{ source: 'amount' }],
+      cursor: { kind: 'timestamp', column: 'updated_at' },
+      sharding: { strategy: 'none', list: 'Scheduled' },
+      drift: { schedule: '0 */5 * * * *', mode: 'quick', autoRepair: ['recreateMissing'] },
+    });
+    await stack.run('scheduled');
+    const hash = identityHash([7], ((await stack.state.getDefinition('scheduled'))!.mapping as ResolvedMapping).keyHints);
+    const row7 = (await stack.state.getLedger('scheduled', [hash])).get(hash)!;
+    await graph('DELETE', `/lists/${row7.listId}/items/${row7.itemId}`);
+
+    const slot = Math.floor(Date.now() / 300_000) * 300_000;
+    const at = (ms: number) => ({ ...stack.deps, now: () => new Date(ms) });
+    // A new schedule starts at the next slot; then each slot gives one check, however often the timer fires.
+    expect((await runScheduler(at(slot - 300_000 + 120_000))).driftChecks).toEqual([]);
+    expect((await runScheduler(at(slot + 10_000))).driftChecks).toEqual(['scheduled']);
+    expect((await runScheduler(at(slot + 20_000))).driftChecks).toEqual([]);
+    await stack.waitForQuiet();
+
+    const [report, ...others] = (await stack.state.listDriftReports('scheduled')).items;
+    expect(others).toEqual([]);
+    const summary = summaryOf(report!);
+    expect(summary).toMatchObject({ mode: 'quick', counts: { missingInSharePoint: 1 } });
+    expect(summary.repairs).toEqual([expect.objectContaining({ actions: ['recreateMissing'], status: 'done', repaired: { recreateMissing: 1 } })]);
+    const now = (await stack.state.getLedger('scheduled', [hash])).get(hash)!;
+    expect(now.itemId).not.toBe(row7.itemId);
+    expect(stack.emulator.state.items(now.listId).some((i) => i.id === now.itemId)).toBe(true);
+  }, 60_000);
+
+  it('a drift schedule that is not NCRONTAB is refused when the definition is parsed', async () => {
+    await expect(stack.addDefinition({ id: 'bad-schedule', table: { schema: stack.schema, name: 'orders' }, fields: [{ source: 'amount' }], cursor: { kind: 'full' }, sharding: { strategy: 'none', list: 'X' }, drift: { schedule: 'every day' } })).rejects.toThrow(/NCRONTAB/);
+  });
 });
