@@ -3,6 +3,7 @@ import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, summaryOf, type Difference } from '../../src/sync/drift';
 import { runScheduler } from '../../src/sync/scheduler';
 import { startStack, type Stack } from '../support/stack';
+import { graphAsPerson } from '../support/tamper';
 
 /**
  * The drift watch on the local host stack: after each run, each list's delta feed since the last
@@ -14,14 +15,7 @@ describe('drift watch (local host stack)', () => {
   const definitionId = 'watched';
   const table = () => `"${stack.schema}".orders`;
 
-  const graph = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${stack.emulator.url}/v1.0/sites/${stack.siteId}${path}`, {
-      method,
-      headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  };
+  const graph = (method: string, path: string, body?: unknown) => graphAsPerson(stack)(method, path, body);
   const itemOf = async (id: number) => {
     const hash = identityHash([id], ((await stack.state.getDefinition(definitionId))!.mapping as ResolvedMapping).keyHints);
     const e = (await stack.state.getLedger(definitionId, [hash])).get(hash)!;

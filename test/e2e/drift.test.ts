@@ -5,6 +5,7 @@ import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, requestDriftCheck, requestRepair, summaryOf, type Difference, type DriftMode, type DriftSummary, type RepairAction } from '../../src/sync/drift';
 import { assertInvariant } from '../support/invariant';
 import { startStack, type Stack } from '../support/stack';
+import { graphAsPerson } from '../support/tamper';
 
 /**
  * Drift on the local host stack: people tamper with the lists through Graph itself (the
@@ -16,15 +17,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   const table = () => `"${stack.schema}".orders`;
   const selectAll = () => `SELECT * FROM ${table()}`;
 
-  const graph = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${stack.emulator.url}/v1.0/sites/${stack.siteId}${path}`, {
-      method,
-      headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.status === 204 ? null : ((await response.json()) as { id: string });
-  };
+  const graph = (method: string, path: string, body?: unknown) => graphAsPerson(stack)(method, path, body);
   const lists = async () => Object.values((await stack.state.getDefinition(definitionId))!.lists ?? {}).sort();
   const hashOf = async (id: number) => identityHash([id], ((await stack.state.getDefinition(definitionId))!.mapping as ResolvedMapping).keyHints);
   const itemOf = async (id: number) => {
