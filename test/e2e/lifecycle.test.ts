@@ -197,6 +197,15 @@ describe('every run ends (local host stack)', () => {
     expect(run?.error).toContain('MaxDeliveryCountExceeded: the planner kept crashing');
   });
 
+  it('a dead-lettered drift check fails its report with the reason instead of leaving it queued', async () => {
+    const { id } = await scenario(1);
+    const createdAt = new Date().toISOString();
+    await stack.state.putDriftReport({ definitionId: id, reportId: 'dl1', createdAt, status: 'queued', report: { mode: 'quick' } });
+    await endRunOfDeadLetter(stack.deps, { type: 'driftCheck', definitionId: id, reportId: 'dl1', mode: 'quick', requestedAt: createdAt }, { reason: 'MaxDeliveryCountExceeded', description: 'SharePoint kept failing' });
+    const report = await stack.state.getDriftReport(id, 'dl1');
+    expect(report).toMatchObject({ status: 'failed', report: { mode: 'quick', error: expect.stringContaining('MaxDeliveryCountExceeded: SharePoint kept failing') } });
+  });
+
   it('planning fans out page by page: batches are sent before the last page is read', async () => {
     const { id } = await scenario(50);
     const events: string[] = [];
