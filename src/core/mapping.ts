@@ -64,7 +64,7 @@ function uniqueName(wanted: string, taken: Set<string>): string {
   return name;
 }
 
-function hintFor(col: ColumnInfo): KeyHint {
+export function hintFor(col: ColumnInfo): KeyHint {
   if (col.dataType === 'decimal' || col.dataType === 'money') return 'decimal';
   if (col.dataType === 'uuid') return 'uuid';
   if (col.dataType === 'text' || col.dataType === 'char') return 'text';
