@@ -40,7 +40,16 @@ export interface Stack {
   items(): Array<{ list: string; id: string; fields: Record<string, unknown> }>;
 }
 
-export async function startStack(opts: { emulatorBudget?: number; queues?: Partial<QueuePumpOptions>; functions?: FunctionDefinition[]; settings?: Record<string, string> } = {}): Promise<Stack> {
+export interface StackOptions {
+  emulatorBudget?: number;
+  queues?: Partial<QueuePumpOptions>;
+  functions?: FunctionDefinition[];
+  settings?: Record<string, string>;
+  /** Also serve the HTTP functions (API and console) at `host.url`; the timer stays off so runs start only when asked. */
+  serveHttp?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const id = `e${Math.random().toString(36).slice(2, 8)}`;
   // Each stack has its own Azurite: queue names are fixed (Bicep names them), so two test files
   // sharing one account would pump each other's messages.
@@ -80,7 +89,7 @@ export async function startStack(opts: { emulatorBudget?: number; queues?: Parti
     await queueService.getQueueClient(q).clearMessages();
   }
   const host = new LocalHost({
-    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue'),
+    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.serveHttp && f.kind === 'http')),
     port: 0,
     storageConnectionString: storage,
     functionKey: 'test-function-key',

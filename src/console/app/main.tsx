@@ -39,7 +39,7 @@ function KeyForm({ onKey }: { onKey(key: string): void }) {
         if (key.trim()) onKey(key.trim());
       }}
     >
-      <h2 id="key-title">Function key</h2>
+      <h2 id="key-title">Sign in with the function key</h2>
       <p>The management API needs its function key. It is kept for this browser tab only (sessionStorage).</p>
       <TextField label="Function key" type="password" value={key} onInput={setKey} required hint="locally: the LOCAL_FUNCTION_KEY setting" />
       <button type="submit" class="primary">

@@ -95,10 +95,7 @@ export function TextField({ label, value, onInput, hint, type = 'text', required
   const id = useId();
   return (
     <div class="field">
-      <label for={id}>
-        {label}
-        {required && <span aria-hidden="true"> *</span>}
-      </label>
+      <label for={id}>{label}</label>
       <input id={id} type={type as 'text'} value={value} required={required} disabled={disabled} aria-describedby={hint ? `${id}-hint` : undefined} onInput={(e) => onInput(e.currentTarget.value)} />
       {hint && (
         <small id={`${id}-hint`} class="hint">

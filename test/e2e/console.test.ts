@@ -1,0 +1,218 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startStack, type Stack } from '../support/stack';
+import { buildConsole, expectAccessible, launchChromium, screenshot, tabTo } from './console-browser';
+
+/**
+ * The admin console as an admin uses it, in a real browser over the local host stack: both
+ * connections, a date-sharded definition built in the wizard, provisioning after its dry-run
+ * diff, runs watched to the end, a refused row retried; and the wizard by keyboard alone.
+ */
+const KEY = 'test-function-key';
+
+describe('the admin console in Chromium', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let table: string;
+
+  beforeAll(async () => {
+    buildConsole();
+    stack = await startStack({ serveHttp: true });
+    table = `"${stack.schema}".orders`;
+    await stack.pg.query(`
+      CREATE TABLE ${table} (
+        order_id integer PRIMARY KEY,
+        customer text NOT NULL,
+        amount numeric(10,2) NOT NULL,
+        ordered_at timestamptz NOT NULL,
+        shipped_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX ON ${table} (updated_at);
+      INSERT INTO ${table} (order_id, customer, amount, ordered_at)
+        SELECT n, 'Customer ' || n, n * 1.5, timestamptz '2024-03-01' + (n % 3) * interval '1 year' FROM generate_series(1, 30) n;`);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  }, 60_000);
+
+  const consoleUrl = () => `${stack.host.url}/api/console/`;
+  const status = () => page.getByTestId('run-status');
+
+  async function runAndWait(button: string, finished: RegExp) {
+    await page.getByRole('button', { name: button, exact: true }).click();
+    await page.getByRole('progressbar').waitFor();
+    await expectAccessible(page, `run in progress (${button})`);
+    await status().getByText(finished).waitFor({ timeout: 60_000 });
+    return (await status().textContent()) ?? '';
+  }
+
+  it('asks for the function key once and keeps it for the browser session', async () => {
+    await page.goto(consoleUrl());
+    await page.getByLabel('Function key', { exact: true }).waitFor();
+    await expectAccessible(page, 'function key form');
+    await page.getByLabel('Function key', { exact: true }).fill(KEY);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await page.getByText('No definitions yet').waitFor();
+    await expectAccessible(page, 'empty dashboard');
+    await page.reload();
+    await page.getByText('No definitions yet').waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('sync-console.functionKey'))).toBe(KEY);
+  }, 60_000);
+
+  it('creates and tests a SQL source and a SharePoint connection, and browses the site', async () => {
+    await page.getByRole('link', { name: 'Connections' }).click();
+    const url = new URL(process.env.TEST_PG_URL!);
+    const form = page.getByRole('form', { name: 'New source connection' });
+    await form.getByLabel('Connection id', { exact: true }).fill('shop');
+    await form.getByLabel('Host', { exact: true }).fill(url.hostname);
+    await form.getByLabel('Port', { exact: true }).fill(url.port || '5432');
+    await form.getByLabel('Database', { exact: true }).fill(decodeURIComponent(url.pathname.slice(1)) || 'postgres');
+    await form.getByLabel('User', { exact: true }).fill(decodeURIComponent(url.username) || 'postgres');
+    await form.getByLabel('Secret reference', { exact: true }).fill(`${stack.id}-pg`);
+    await form.getByLabel('Encrypt the connection (TLS)', { exact: true }).uncheck();
+    await form.getByRole('button', { name: 'Save source' }).click();
+    await page.getByRole('button', { name: 'Test shop' }).click();
+    await page.getByText(/^ok, \d+ ms/).waitFor();
+    await expectAccessible(page, 'connections with a tested source');
+
+    const sp = page.getByRole('form', { name: 'New SharePoint connection' });
+    await sp.getByLabel('SharePoint connection id', { exact: true }).fill('intranet');
+    await sp.getByLabel('Tenant id', { exact: true }).fill('tenant-1');
+    await sp.getByLabel('Client id', { exact: true }).fill('client-1');
+    await sp.getByRole('button', { name: 'Save SharePoint connection' }).click();
+    const browse = page.getByRole('form', { name: 'Browse sites of intranet' });
+    await browse.getByRole('button', { name: 'Search sites' }).click();
+    await browse.getByRole('button', { name: /^Lists of / }).first().click();
+    await expectAccessible(page, 'connections with sites browsed');
+  }, 60_000);
+
+  it('builds a date-sharded definition in the wizard and provisions it after the dry-run diff', async () => {
+    await page.getByRole('link', { name: 'New definition' }).click();
+    await page.getByLabel('Definition id', { exact: true }).fill('orders');
+    await page.getByLabel('Source connection', { exact: true }).selectOption('shop');
+    await page.getByLabel('Table', { exact: true }).selectOption(`${stack.schema}.orders`);
+    await page.getByText(/columns read from/).waitFor({ state: 'attached' });
+    await page.getByLabel('SharePoint connection', { exact: true }).selectOption('intranet');
+    await page.getByLabel('Site', { exact: true }).selectOption({ index: 1 });
+    await expectAccessible(page, 'wizard: source and table');
+    await page.getByRole('button', { name: 'Next: Fields' }).click();
+    await page.getByLabel('SharePoint name for customer', { exact: true }).waitFor();
+    await page.getByLabel('Title column (the item\'s title in SharePoint)', { exact: true }).selectOption('customer');
+    await expectAccessible(page, 'wizard: fields');
+    await page.getByRole('button', { name: 'Next: Key' }).click();
+    await page.getByText('The key is unique and never empty.').waitFor();
+    await page.getByRole('button', { name: 'Next: Cursor' }).click();
+    expect(await page.getByLabel('Cursor column', { exact: true }).inputValue()).toBe('updated_at');
+    await expectAccessible(page, 'wizard: cursor');
+    await page.getByRole('button', { name: 'Next: Deletes' }).click();
+    await page.getByRole('button', { name: 'Next: Sharding' }).click();
+    await page.getByLabel('Sharding', { exact: true }).selectOption('date');
+    await page.getByLabel('Date column', { exact: true }).selectOption('ordered_at');
+    await page.getByLabel('List name template', { exact: true }).fill('Orders {yyyy}');
+    await page.getByLabel('Sample 1 ordered_at', { exact: true }).fill('2025-06-30');
+    await page.getByTestId('preview-list-0').getByText('Orders 2025').waitFor();
+    await expectAccessible(page, 'wizard: sharding with preview');
+    await screenshot(page, 'wizard');
+    await page.getByRole('button', { name: 'Next: Schedule' }).click();
+    await page.getByLabel('Schedule (six-field NCRONTAB, UTC)', { exact: true }).fill('0 */5 * * * *');
+    await page.getByText('Next fire times:').waitFor();
+    await expectAccessible(page, 'wizard: schedule');
+    await page.getByRole('button', { name: 'Next: Review and apply' }).click();
+    await page.getByRole('button', { name: 'Save, validate and dry-run provisioning' }).click();
+    await page.getByText('Provisioning dry run: what applying would change').waitFor();
+    for (const year of ['2024', '2025', '2026']) await page.getByRole('rowheader', { name: `Orders ${year}` }).waitFor();
+    expect(stack.emulator.state.lists().filter((l) => l.displayName.startsWith('Orders'))).toHaveLength(0);
+    await expectAccessible(page, 'wizard: provisioning diff');
+    await page.getByRole('button', { name: 'Apply provisioning' }).click();
+    await page.getByText('Provisioned', { exact: true }).waitFor();
+    expect(stack.emulator.state.lists().map((l) => l.displayName)).toEqual(expect.arrayContaining(['Orders 2024', 'Orders 2025', 'Orders 2026']));
+  }, 90_000);
+
+  it('runs the definition with live progress to the end, and the next run shows the changed rows', async () => {
+    await page.getByRole('link', { name: /Go to orders/ }).click();
+    const first = await runAndWait('Run now', /^succeeded/);
+    expect(first).toContain('created 30');
+    expect(await page.getByRole('progressbar').getAttribute('value')).toBe('100');
+    expect(stack.items()).toHaveLength(30);
+
+    await stack.pg.query(`UPDATE ${table} SET amount = amount + 1, updated_at = clock_timestamp() WHERE order_id <= 3`);
+    const second = await runAndWait('Run now', /^succeeded/);
+    expect(second).toMatch(/created 0, updated 3,/);
+  }, 120_000);
+
+  it('shows a refused row in failures with its reason, and retries it once fixed', async () => {
+    // 1850 is before SharePoint's earliest date: the emulator refuses the item, as Graph does.
+    await stack.pg.query(`INSERT INTO ${table} (order_id, customer, amount, ordered_at, shipped_at) VALUES (99, 'Old Customer', 1, '2025-01-02', '1850-01-01')`);
+    const run = await runAndWait('Run now', /^partial/);
+    expect(run).toContain('failed 1');
+    await page.reload();
+    const failures = page.getByRole('region', { name: 'Failures' });
+    await failures.getByText(/shipped_at/).waitFor();
+    await expectAccessible(page, 'definition with a failure');
+    await stack.pg.query(`UPDATE ${table} SET shipped_at = '2025-01-03', updated_at = clock_timestamp() WHERE order_id = 99`);
+    await failures.getByRole('button', { name: 'Retry [99]' }).click();
+    await page.getByTestId('announcer').getByText('1 failures released for the next run').waitFor();
+    const healed = await runAndWait('Run now', /^succeeded/);
+    expect(healed).toMatch(/created 1,.*failed 0/);
+  }, 120_000);
+
+  it('shows every definition on the dashboard with its last run and next slot', async () => {
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    const row = page.getByRole('row', { name: /orders/ });
+    await row.getByText('succeeded').waitFor();
+    await expectAccessible(page, 'dashboard');
+    await screenshot(page, 'dashboard');
+  }, 60_000);
+
+  it('runs the whole wizard by keyboard alone', async () => {
+    const keyboardContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const kb = await keyboardContext.newPage();
+    try {
+      await kb.goto(`${consoleUrl()}#/wizard`);
+      await tabTo(kb, 'Function key');
+      await kb.keyboard.type(KEY);
+      await kb.keyboard.press('Enter');
+      await kb.getByText('Step 1 of 8: Source and table').waitFor();
+      await tabTo(kb, 'Definition id');
+      await kb.keyboard.type('orders-kb');
+      await tabTo(kb, 'Source connection');
+      await kb.keyboard.type('shop');
+      await tabTo(kb, 'Table');
+      await kb.keyboard.type(`${stack.schema}.orders`);
+      await kb.getByText(/columns read from/).waitFor({ state: 'attached' });
+      await tabTo(kb, 'SharePoint connection');
+      await kb.keyboard.type('intranet');
+      await tabTo(kb, 'Site');
+      await kb.keyboard.press('ArrowDown');
+      for (const next of ['Fields', 'Key', 'Cursor', 'Deletes', 'Sharding']) {
+        await tabTo(kb, `Next: ${next}`);
+        await kb.keyboard.press('Enter');
+        await kb.getByText(new RegExp(`Step \\d of 8: ${next}`)).waitFor();
+        await expectAccessible(kb, `keyboard wizard: ${next}`);
+      }
+      await tabTo(kb, 'Sharding');
+      await kb.keyboard.type('hash');
+      await kb.getByText('Number of lists').waitFor();
+      for (const next of ['Schedule', 'Review and apply']) {
+        await tabTo(kb, `Next: ${next}`);
+        await kb.keyboard.press('Enter');
+        await kb.getByText(new RegExp(`Step \\d of 8: ${next}`)).waitFor();
+      }
+      await tabTo(kb, 'Save, validate and dry-run provisioning');
+      await kb.keyboard.press('Enter');
+      await kb.getByText('Provisioning dry run: what applying would change').waitFor();
+      await kb.getByRole('rowheader', { name: 'orders 4' }).waitFor();
+      await expectAccessible(kb, 'keyboard wizard: provisioning diff');
+    } finally {
+      await keyboardContext.close();
+    }
+  }, 120_000);
+});
