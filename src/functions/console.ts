@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { HttpResponseInit } from '@azure/functions';
 import { problem } from '../api/http';
 import type { HttpFunction } from '../runtime/function-table';
 
@@ -37,7 +38,7 @@ export function consoleFunction(assetDir: string = defaultConsoleAssetDir()): Ht
     methods: ['GET'],
     route: 'console/{*path}',
     authLevel: 'anonymous',
-    async handler(request) {
+    async handler(request): Promise<HttpResponseInit> {
       const requested = request.params.path ?? '';
       const file = path.resolve(assetDir, requested === '' ? 'index.html' : requested);
       if (file !== assetDir && !file.startsWith(assetDir + path.sep)) return problem(404, 'Not found', 'no such console asset');

@@ -21,11 +21,10 @@ export function launchChromium(): Promise<Browser> {
 
 /** axe-core's WCAG 2.1 A/AA rules on the page as it is now; fails naming each violation and node. */
 export async function expectAccessible(page: Page, state: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: axe.source });
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: typeof axe }).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`);
-  });
+  // Page-side code is passed as text: the tests' tsconfig has no DOM types, and should not.
+  if (!(await page.evaluate<boolean>("'axe' in window"))) await page.addScriptTag({ content: axe.source });
+  const violations = await page.evaluate<string[]>(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    .then((result) => result.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' — ' + v.nodes.map((n) => n.target.join(' ')).join('; ')))`);
   if (violations.length) throw new Error(`axe-core found violations in "${state}":\n${violations.join('\n')}`);
 }
 
@@ -38,12 +37,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export async function tabTo(page: Page, name: string | RegExp, maxTabs = 120): Promise<void> {
   for (let i = 0; i < maxTabs; i++) {
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => {
-      const el = document.activeElement as HTMLInputElement | null;
+    const focused = await page.evaluate<string>(`(() => {
+      const el = document.activeElement;
       if (!el) return '';
-      const label = el.labels?.[0]?.textContent ?? el.getAttribute('aria-label') ?? el.textContent ?? '';
-      return label.replace(/\s*\*$/, '').trim();
-    });
+      return ((el.labels && el.labels[0] && el.labels[0].textContent) || el.getAttribute('aria-label') || el.textContent || '').trim();
+    })()`);
     if (typeof name === 'string' ? focused === name : name.test(focused)) return;
   }
   throw new Error(`no element named ${String(name)} within ${maxTabs} tabs`);

@@ -64,7 +64,7 @@ describe('the admin console in Chromium', () => {
     await expectAccessible(page, 'empty dashboard');
     await page.reload();
     await page.getByText('No definitions yet').waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('sync-console.functionKey'))).toBe(KEY);
+    expect(await page.evaluate<string | null>("sessionStorage.getItem('sync-console.functionKey')")).toBe(KEY);
   }, 60_000);
 
   it('creates and tests a SQL source and a SharePoint connection, and browses the site', async () => {

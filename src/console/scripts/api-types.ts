@@ -28,7 +28,7 @@ export async function servedOpenApiDocument(): Promise<Record<string, unknown>> 
 
 export async function renderApiTypes(): Promise<string> {
   const document = await servedOpenApiDocument();
-  return HEADER + (await openapiTS(document as Parameters<typeof openapiTS>[0], { exportType: true }));
+  return HEADER + (await openapiTS(document, { exportType: true }));
 }
 
 async function main(): Promise<void> {
