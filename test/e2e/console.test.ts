@@ -149,11 +149,33 @@ describe('the admin console in Chromium', () => {
     expect(second).toMatch(/created 0, updated 3,/);
   }, 120_000);
 
+  it('previews a dry run: the plan sample by operation, exported as CSV', async () => {
+    await stack.pg.query(`UPDATE ${table} SET customer = customer || ' (new name)', updated_at = clock_timestamp() WHERE order_id IN (4, 5)`);
+    await runAndWait('Dry run (preview)', /^succeeded/);
+    for (const year of ['2025', '2026']) {
+      const planned = page.getByRole('row', { name: new RegExp(`^Orders ${year}`) });
+      expect(await planned.getByRole('cell').allTextContents()).toEqual(['0', '1', '0', '0', '9']);
+    }
+    await page.getByLabel('Show operation', { exact: true }).selectOption('update');
+    await expectAccessible(page, 'dry-run plan sample');
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Export the plan sample as CSV' }).click();
+    const csv = await (await download).createReadStream().then(async (stream) => {
+      let text = '';
+      for await (const chunk of stream) text += chunk;
+      return text;
+    });
+    expect(csv.split('\n').filter(Boolean)).toEqual(['operation,key,fromList,list', 'update,[4],,Orders 2025', 'update,[5],,Orders 2026']);
+    // A dry run writes nothing: the next real run still has both changes to make.
+    expect(stack.items().filter((i) => String(i.fields.Title).endsWith('(new name)'))).toHaveLength(0);
+  }, 120_000);
+
   it('shows a refused row in failures with its reason, and retries it once fixed', async () => {
     // 1850 is before SharePoint's earliest date: the emulator refuses the item, as Graph does.
     await stack.pg.query(`INSERT INTO ${table} (order_id, customer, amount, ordered_at, shipped_at) VALUES (99, 'Old Customer', 1, '2025-01-02', '1850-01-01')`);
     const run = await runAndWait('Run now', /^partial/);
-    expect(run).toContain('failed 1');
+    // The two rows the dry run previewed are written now, beside the one refused row.
+    expect(run).toMatch(/created 0, updated 2, .*failed 1$/);
     await page.reload();
     const failures = page.getByRole('region', { name: 'Failures' });
     await failures.getByText(/shipped_at/).waitFor();
@@ -162,7 +184,7 @@ describe('the admin console in Chromium', () => {
     await failures.getByRole('button', { name: 'Retry [99]' }).click();
     await page.getByTestId('announcer').getByText('1 failures released for the next run').waitFor();
     const healed = await runAndWait('Run now', /^succeeded/);
-    expect(healed).toMatch(/created 1,.*failed 0/);
+    expect(healed).toMatch(/created 1, updated 0,.*failed 0/);
   }, 120_000);
 
   it('shows every definition on the dashboard with its last run and next slot', async () => {
@@ -171,6 +193,30 @@ describe('the admin console in Chromium', () => {
     await row.getByText('succeeded').waitFor();
     await expectAccessible(page, 'dashboard');
     await screenshot(page, 'dashboard');
+  }, 60_000);
+
+  it('shows read-only Entra users what is there, with no buttons that change things', async () => {
+    const readerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const reader = await readerContext.newPage();
+    try {
+      // Stands in for App Service Authentication: /.auth/me names a Sync.Read user, and the
+      // platform (here: the route) lets the API calls through without a key typed in the page.
+      await reader.route('**/.auth/me', (route) => route.fulfill({ json: [{ user_id: 'reader@contoso', user_claims: [{ typ: 'roles', val: 'Sync.Read' }] }] }));
+      await reader.route('**/api/**', (route) => route.continue({ headers: { ...route.request().headers(), 'x-functions-key': KEY } }));
+      await reader.goto(`${consoleUrl()}#/definitions/orders`);
+      await reader.getByText('reader@contoso (Sync.Read)').waitFor();
+      await reader.getByRole('region', { name: 'Runs' }).getByText('Run history, newest first').waitFor();
+      expect(await reader.getByRole('button', { name: /Run now|Dry run|Full run|Retry/ }).count()).toBe(0);
+      expect(await reader.getByRole('link', { name: 'Edit in the wizard' }).count()).toBe(0);
+      await expectAccessible(reader, 'definition page, read-only user');
+      await reader.getByRole('link', { name: 'Connections' }).click();
+      await reader.getByRole('rowheader', { name: 'shop' }).waitFor();
+      expect(await reader.getByRole('button', { name: /Save|Test|Edit/ }).count()).toBe(0);
+      expect(await reader.getByRole('form', { name: 'New source connection' }).count()).toBe(0);
+      await expectAccessible(reader, 'connections, read-only user');
+    } finally {
+      await readerContext.close();
+    }
   }, 60_000);
 
   it('runs the whole wizard by keyboard alone', async () => {

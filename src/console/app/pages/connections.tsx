@@ -55,9 +55,10 @@ function SourceTest({ id }: { id: string }) {
   }, (r) => (r.ok ? `source ${id} answered in ${r.latencyMs} ms` : `source ${id} failed: ${r.error}`));
   return (
     <>
-      <button type="button" class="secondary" onClick={() => void test.run()} disabled={test.busy}>
+      {/* The API counts a test as a change (POST): read-only users cannot run it. */}
+      <ChangeButton kind="secondary" busy={test.busy} onClick={() => void test.run()}>
         Test {id}
-      </button>
+      </ChangeButton>
       {result && <span class={result.ok ? 'ok' : 'error'}>{result.ok ? `ok, ${result.latencyMs} ms, ${result.serverVersion ?? ''}` : `failed: ${result.error}`}</span>}
       <ErrorMessage error={test.error} />
     </>

@@ -16,9 +16,46 @@ interface PlanSample {
   fromList?: string;
 }
 
+type PlanCounts = Record<'create' | 'update' | 'move' | 'delete' | 'unchanged', number>;
+/** The part of a run's recorded plan the console shows (the API documents `plan` as opaque). */
+interface RecordedPlan {
+  sample?: PlanSample[];
+  byList?: Record<string, PlanCounts>;
+}
+
 function planSample(run: Run): PlanSample[] {
-  const plan = run.plan as { sample?: PlanSample[] } | undefined;
+  const plan = run.plan as RecordedPlan | undefined;
   return Array.isArray(plan?.sample) ? plan.sample : [];
+}
+
+function PlannedPerList({ run }: { run: Run }) {
+  const byList = (run.plan as RecordedPlan | undefined)?.byList ?? {};
+  return (
+    <table>
+      <caption>What the dry run would do, per list</caption>
+      <thead>
+        <tr>
+          {['List', 'Create', 'Update', 'Move', 'Delete', 'Unchanged'].map((h) => (
+            <th scope="col" key={h}>
+              {h}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(byList).map(([list, c]) => (
+          <tr key={list}>
+            <th scope="row">{list}</th>
+            <td>{c.create}</td>
+            <td>{c.update}</td>
+            <td>{c.move}</td>
+            <td>{c.delete}</td>
+            <td>{c.unchanged}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 /** Polls a run until it finishes; the progress bar and counts sit in a live region. */
@@ -70,16 +107,34 @@ function RunProgress({ runId, onFinished }: { runId: string; onFinished(run: Run
           <p>queued, waiting for the planner…</p>
         )}
       </div>
-      {run && run.mode === 'dryRun' && done && <PlanSampleTable run={run} />}
+      {run && run.mode === 'dryRun' && done && (
+        <>
+          <PlannedPerList run={run} />
+          <PlanSampleTable run={run} />
+        </>
+      )}
     </div>
   );
+}
+
+const csvCell = (value: string) => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+
+/** The plan sample as CSV (operation, key, from list, list), for a spreadsheet. */
+export function planSampleCsv(rows: PlanSample[]): string {
+  return ['operation,key,fromList,list', ...rows.map((r) => [r.op, JSON.stringify(r.key), r.fromList ?? '', r.list].map(csvCell).join(','))].join('\n') + '\n';
 }
 
 function PlanSampleTable({ run }: { run: Run }) {
   const [op, setOp] = useState('');
   const rows = planSample(run).filter((s) => !op || s.op === op);
+  const csv = `data:text/csv;charset=utf-8,${encodeURIComponent(planSampleCsv(rows))}`;
   return (
     <>
+      <p>
+        <a href={csv} download={`${run.runId}-plan.csv`}>
+          Export the plan sample as CSV
+        </a>
+      </p>
       <div class="field">
         <label for={`op-${run.runId}`}>Show operation</label>
         <select id={`op-${run.runId}`} value={op} onChange={(e) => setOp(e.currentTarget.value)}>
