@@ -80,6 +80,18 @@ param graphMaxConcurrency int = 4
 @description('NCRONTAB (six fields) of the scheduler that starts due runs (SCHEDULER_CRON).')
 param schedulerCron string = '0 * * * * *'
 
+@description('Seconds between health probes of each definition\'s sources on the scheduler timer (SOURCE_PROBE_INTERVAL_SECONDS).')
+@minValue(10)
+param sourceProbeIntervalSeconds int = 60
+
+@description('Seconds one source probe may take before it counts as failed (SOURCE_PROBE_TIMEOUT_SECONDS).')
+@minValue(1)
+param sourceProbeTimeoutSeconds int = 10
+
+@description('Seconds POST /failover waits for a running run to end before answering 409 (FAILOVER_LEASE_WAIT_SECONDS).')
+@minValue(0)
+param failoverLeaseWaitSeconds int = 60
+
 @description('Log level (LOG_LEVEL).')
 @allowed([
   'trace'
@@ -229,6 +241,9 @@ module functionApp 'modules/functionapp.bicep' = {
     graphBudgetRuPerMinute: graphBudgetRuPerMinute
     graphMaxConcurrency: graphMaxConcurrency
     schedulerCron: schedulerCron
+    sourceProbeIntervalSeconds: sourceProbeIntervalSeconds
+    sourceProbeTimeoutSeconds: sourceProbeTimeoutSeconds
+    failoverLeaseWaitSeconds: failoverLeaseWaitSeconds
     messageMaxBytes: messageMaxBytes
     logLevel: logLevel
     allowSecretWrite: allowSecretWrite

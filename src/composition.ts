@@ -128,6 +128,9 @@ export async function syncDeps(s: Services, log: Logger = silentLogger): Promise
       ...DEFAULT_SYNC_SETTINGS,
       // Storage queues (local host) take 64 KiB per message, base64 included.
       messageMaxBytes: s.config.QUEUE_TRANSPORT === 'storage' ? Math.min(s.config.MESSAGE_MAX_BYTES, 45_000) : s.config.MESSAGE_MAX_BYTES,
+      probeIntervalMs: s.config.SOURCE_PROBE_INTERVAL_SECONDS * 1000,
+      probeTimeoutMs: s.config.SOURCE_PROBE_TIMEOUT_SECONDS * 1000,
+      failoverLeaseWaitMs: s.config.FAILOVER_LEASE_WAIT_SECONDS * 1000,
     },
   };
 }

@@ -46,6 +46,12 @@ export const SETTINGS = z
     GRAPH_MAX_CONCURRENCY: int(1, 64).default(4),
 
     SCHEDULER_CRON: z.string().min(11).default('0 * * * * *'),
+    /** How often the scheduler timer probes each definition's sources (failover health). */
+    SOURCE_PROBE_INTERVAL_SECONDS: int(10, 86_400).default(60),
+    /** How long one source probe may take before it counts as a failure. */
+    SOURCE_PROBE_TIMEOUT_SECONDS: int(1, 300).default(10),
+    /** How long POST /failover waits for a running run to end before answering 409. */
+    FAILOVER_LEASE_WAIT_SECONDS: int(0, 600).default(60),
     /** Bytes allowed per write-batch message (Service Bus Standard: 256 KB). */
     MESSAGE_MAX_BYTES: int(16_384, 100 * 1024 * 1024).default(250_000),
 

@@ -46,6 +46,9 @@ param graphBaseUrl string
 param graphBudgetRuPerMinute int
 param graphMaxConcurrency int
 param schedulerCron string
+param sourceProbeIntervalSeconds int
+param sourceProbeTimeoutSeconds int
+param failoverLeaseWaitSeconds int
 param messageMaxBytes int
 
 @allowed([
@@ -181,6 +184,9 @@ var productSettings = {
   GRAPH_BUDGET_RU_PER_MINUTE: string(graphBudgetRuPerMinute)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   SCHEDULER_CRON: schedulerCron
+  SOURCE_PROBE_INTERVAL_SECONDS: string(sourceProbeIntervalSeconds)
+  SOURCE_PROBE_TIMEOUT_SECONDS: string(sourceProbeTimeoutSeconds)
+  FAILOVER_LEASE_WAIT_SECONDS: string(failoverLeaseWaitSeconds)
   MESSAGE_MAX_BYTES: string(messageMaxBytes)
   LOG_LEVEL: logLevel
 }

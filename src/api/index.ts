@@ -2,6 +2,7 @@ import type { HttpFunction } from '../runtime/function-table';
 import { json } from './http';
 import { buildOpenApiDocument } from './openapi';
 import { definitionRoutes } from './routes/definitions';
+import { failoverRoutes } from './routes/failover';
 import { apiRoute, bindApiRoute, type ApiRoute, type ApiWiring } from './routes/route';
 import { runRoutes } from './routes/runs';
 import { sharePointRoutes } from './routes/sharepoint';
@@ -24,7 +25,7 @@ const openApi: ApiRoute = apiRoute({
 });
 
 /** Every endpoint's declaration (what the OpenAPI document describes). */
-export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, openApi];
+export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, ...failoverRoutes, openApi];
 
 /** The API's HTTP functions, each bound to what the composition root handed over. Builds nothing yet. */
 export function createApiFunctions(wiring: ApiWiring): HttpFunction[] {

@@ -27,6 +27,11 @@ export function principalRoles(header: string | null): Set<string> | null {
   return new Set((principal.claims ?? []).filter((c) => c.typ && roleTypes.has(c.typ) && c.val).map((c) => c.val!));
 }
 
+/** Who made a change, for audit records: App Service Authentication's principal name, else the function key's holder. */
+export function principalName(request: HttpRequest): string {
+  return request.headers.get('x-ms-client-principal-name')?.slice(0, 200) || 'function key';
+}
+
 export function authorise(request: HttpRequest, enabled: boolean): void {
   if (!enabled) return;
   const roles = principalRoles(request.headers.get('x-ms-client-principal'));

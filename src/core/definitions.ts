@@ -135,13 +135,40 @@ export const DeletesSpec = z
     if (d.mode === 'softDelete' && !d.column) ctx.addIssue({ code: 'custom', path: ['column'], message: 'softDelete needs a column' });
   });
 
+export const DefinitionSource = z
+  .object({
+    connectionId: id,
+    role: z.enum(['primary', 'secondary']),
+    /** Lower is preferred when a secondary is chosen for automatic failover. */
+    priority: z.number().int().min(0).max(1000).default(0),
+    /**
+     * The same database as the other sources, not a copy of its rows (an availability-group
+     * replica): only then does a rowversion cursor mean the same thing after a failover.
+     */
+    sameDatabase: z.boolean().optional(),
+  })
+  .strict();
+export type DefinitionSource = z.output<typeof DefinitionSource>;
+
+/** Failover (DESIGN §7). Automatic failover is opt-in; manual failover through the API works either way. */
+export const FailoverSpec = z
+  .object({
+    automatic: z.boolean().default(false),
+    /** Consecutive failed probes of the primary before a secondary is promoted. */
+    afterFailures: z.number().int().min(1).max(100).default(3),
+    /** No automatic promotion within this many minutes of the last failover (no flapping). */
+    holdDownMinutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
+  })
+  .strict();
+export type FailoverSpec = z.output<typeof FailoverSpec>;
+
 export const SyncDefinitionInput = z
   .object({
     id,
     displayName: z.string().max(200).optional(),
     enabled: z.boolean().default(true),
     sources: z
-      .array(z.object({ connectionId: id, role: z.enum(['primary', 'secondary']), priority: z.number().int().min(0).max(1000).default(0) }).strict())
+      .array(DefinitionSource)
       .min(1)
       .superRefine((s, ctx) => {
         const primaries = s.filter((x) => x.role === 'primary').length;
@@ -167,8 +194,11 @@ export const SyncDefinitionInput = z
     schedule: z.string().max(120).nullable().default(null),
     maxRowsPerRun: z.number().int().min(1).max(1_000_000).default(50_000),
     maxAttempts: z.number().int().min(1).max(100).default(5),
-    autoFailover: z.object({ enabled: z.boolean(), afterFailures: z.number().int().min(1).max(100).default(3) }).strict().optional(),
+    failover: FailoverSpec.default({ automatic: false, afterFailures: 3, holdDownMinutes: 30 }),
   })
   .strict();
 export type SyncDefinitionInput = z.input<typeof SyncDefinitionInput>;
 export type SyncDefinition = z.output<typeof SyncDefinitionInput>;
+
+/** The connection id of the one primary source (the schema guarantees there is exactly one). */
+export const primarySource = (def: Pick<SyncDefinition, 'sources'>): string => def.sources.find((s) => s.role === 'primary')!.connectionId;

@@ -15,7 +15,7 @@ export const RunMessage = z
     definitionId: Id,
     runId: Id,
     mode: z.enum(['incremental', 'full', 'dryRun']),
-    trigger: z.enum(['schedule', 'manual', 'continuation', 'retry']),
+    trigger: z.enum(['schedule', 'manual', 'continuation', 'retry', 'failover']),
     requestedAt: z.string(),
     slot: z.string().optional(),
   })

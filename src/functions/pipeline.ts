@@ -3,6 +3,7 @@ import { QUEUES } from '../core/ports/bus';
 import { syncDeps, type Services } from '../composition';
 import { contextLogger } from '../runtime/context-logger';
 import type { QueueFunction, TimerFunction } from '../runtime/function-table';
+import { probeAndFailover } from '../sync/failover/automatic';
 import { handleMoveBatch } from '../sync/move-batch';
 import { finalizeRun } from '../sync/finalize';
 import { handleRunMessage } from '../sync/plan-run';
@@ -21,7 +22,11 @@ export function schedulerFunction(services: Services): TimerFunction {
     name: 'scheduler',
     schedule: '%SCHEDULER_CRON%',
     handler: async (_timer, context) => {
-      const { enqueued } = await runScheduler(await syncDeps(services, contextLogger(context)));
+      const deps = await syncDeps(services, contextLogger(context));
+      // Health first, so a run scheduled for this minute already reads from a promoted source.
+      const { failovers } = await probeAndFailover(deps);
+      if (failovers.length) contextLogger(context).warn('automatic failover', { events: failovers.map((e) => ({ definitionId: e.definitionId, from: e.from, to: e.to })) });
+      const { enqueued } = await runScheduler(deps);
       if (enqueued.length) contextLogger(context).info('scheduled runs enqueued', { definitions: enqueued });
     },
   };

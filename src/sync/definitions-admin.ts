@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SharePointConnection, SourceConnection, SyncDefinition } from '../core/definitions';
+import { primarySource, type SharePointConnection, type SourceConnection, type SyncDefinition } from '../core/definitions';
 import { configError, conflict, isSyncError, notFound, SyncError, type FieldIssue } from '../core/errors';
 import { resolveMapping, sanitiseColumnName, type ResolvedMapping } from '../core/mapping';
 import { isValidNcrontab } from '../core/ncrontab';
@@ -258,10 +258,6 @@ export async function describeSourceTable(deps: Pick<AdminDeps, 'source'>, conne
 
 export type DefinitionSubmission = Omit<SyncDefinition, 'id'> & { id?: string };
 
-function primarySourceId(def: SyncDefinition): string {
-  return def.sources.find((s) => s.role === 'primary')!.connectionId;
-}
-
 /** Checks that need no I/O beyond the state store: referenced connections exist, the schedule parses. */
 async function definitionIssues(deps: AdminDeps, def: SyncDefinition): Promise<FieldIssue[]> {
   const issues: FieldIssue[] = [];
@@ -285,7 +281,7 @@ export async function createDefinition(deps: AdminDeps, def: SyncDefinition): Pr
   const issues = await definitionIssues(deps, def);
   if (issues.length) throw unfit(issues);
   // mappingVersion 0 = never provisioned; provisioning (or the first run) makes it 1.
-  const stored: StoredDefinition = { definition: def, mappingVersion: 0, activeSourceId: primarySourceId(def) };
+  const stored: StoredDefinition = { definition: def, mappingVersion: 0, activeSourceId: primarySource(def) };
   return createOnce(`definition '${def.id}'`, () => deps.state.getDefinition(def.id), () => deps.state.putDefinition(stored, { mustNotExist: true }));
 }
 
@@ -317,17 +313,30 @@ export async function replaceDefinition(deps: AdminDeps, id: string, submission:
         });
       }
       const tableChanged = !sameTable(before.table, def.table);
-      const activeStillListed = def.sources.some((s) => s.connectionId === current.activeSourceId);
+      refusePrimaryChange(current, def);
       return {
         ...current,
         definition: def,
-        activeSourceId: activeStillListed ? current.activeSourceId : primarySourceId(def),
+        activeSourceId: primarySource(def),
         schemaSnapshot: tableChanged ? undefined : current.schemaSnapshot,
         mappingVersion: tableChanged && current.mappingVersion > 0 ? current.mappingVersion + 1 : current.mappingVersion,
       };
     },
     (next, opts) => deps.state.putDefinition(next, opts),
   );
+}
+
+/**
+ * The primary changes only by failover, which probes the target and sets its cursor; a PUT
+ * naming another primary (often one read before a failover) would bypass both. A primary that
+ * is no longer listed at all may be replaced: its cursor does not apply to the new one.
+ */
+function refusePrimaryChange(current: StoredDefinition, def: SyncDefinition): void {
+  const primaryNow = primarySource(current.definition);
+  if (primarySource(def) === primaryNow || !def.sources.some((s) => s.connectionId === primaryNow)) return;
+  throw conflict(MODULE, 'primary_change_refused', `'${primaryNow}' is the primary of definition '${def.id}': change it with POST /definitions/${def.id}/failover`, {
+    details: [{ path: 'sources', message: `the primary is '${primaryNow}'`, code: 'primary_change_refused' }],
+  });
 }
 
 export async function deleteDefinition(deps: AdminDeps, id: string, ifMatch?: IfMatch): Promise<void> {
@@ -428,19 +437,19 @@ export async function validateDefinition(deps: AdminDeps, id: string): Promise<V
 
 // ---------------------------------------------------------------- runs
 
-export async function requestRun(deps: AdminDeps, id: string, mode: RunMessage['mode']): Promise<RunMessage> {
+export async function requestRun(deps: SyncDeps, id: string, mode: RunMessage['mode'], trigger: RunMessage['trigger'] = 'manual'): Promise<RunMessage> {
   const stored = await requireDefinition(deps, id);
   // A disabled definition writes nothing; a dry run writes nothing anyway, so it stays allowed.
   if (!stored.definition.enabled && mode !== 'dryRun') {
     throw conflict(MODULE, 'definition_disabled', `definition '${id}' is disabled: enable it, or ask for a dryRun`);
   }
-  const message = newRunMessage(id, mode, 'manual', deps.now());
+  const message = newRunMessage(id, mode, trigger, deps.now());
   // Recorded as `queued` at once, so GET /runs/{runId} answers before the planner picks it up.
   await deps.state.createRun({
     runId: message.runId,
     definitionId: id,
     mode,
-    trigger: 'manual',
+    trigger,
     status: 'queued',
     sourceId: stored.activeSourceId,
     startedAt: message.requestedAt,

@@ -40,6 +40,12 @@ export interface SyncSettings {
   pageSize: number;
   /** How long a run's lease lasts before another run may take over (crash recovery). */
   leaseTtlMs: number;
+  /** How often the scheduler timer probes each definition's sources (failover health). */
+  probeIntervalMs: number;
+  /** How long one source probe may take before it counts as failed. */
+  probeTimeoutMs: number;
+  /** How long a manual failover waits for a running run to end before it is refused. */
+  failoverLeaseWaitMs: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -47,6 +53,9 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   writeBatchMaxOps: 100,
   pageSize: 2000,
   leaseTtlMs: 30 * 60_000,
+  probeIntervalMs: 60_000,
+  probeTimeoutMs: 10_000,
+  failoverLeaseWaitMs: 60_000,
 };
 
 export const runLeaseName = (definitionId: string) => `run:${definitionId}`;

@@ -6,12 +6,13 @@ import type { Stack } from './stack';
 /**
  * DESIGN §4's invariant, checked from the outside: the SharePoint items carrying a SyncKey are
  * exactly the selected source rows, one each, in the list the shard policy names, with the
- * row's latest mapped content; the ledger points at exactly those items.
+ * row's latest mapped content; the ledger points at exactly those items. `source` is the
+ * database whose rows count (after a failover: the new primary).
  */
-export async function assertInvariant(stack: Stack, definitionId: string, selectSql: string): Promise<void> {
+export async function assertInvariant(stack: Stack, definitionId: string, selectSql: string, source: Pick<Stack['pg'], 'query'> = stack.pg): Promise<void> {
   const stored = (await stack.state.getDefinition(definitionId))!;
   const mapping = stored.mapping as ResolvedMapping;
-  const rows = (await stack.pg.query(selectSql)).rows as Array<Record<string, unknown>>;
+  const rows = (await source.query(selectSql)).rows as Array<Record<string, unknown>>;
   const expected = new Map<string, { list: string; fields: Record<string, unknown> }>();
   for (const row of rows) {
     const m = mapRow(row, mapping);

@@ -5,9 +5,12 @@ import type {
   ColumnInfo,
   CursorSpec,
   ExactValue,
+  ReplicationStatus,
   Row,
   SourceDatabase,
   SourceHealth,
+  SourceProbe,
+  SourceProbeRequest,
   TableRef,
   TableSchema,
   TableSummary,
@@ -62,6 +65,8 @@ export abstract class SqlSource implements SourceDatabase {
   protected abstract mapError(error: unknown, what: string): SyncError;
   /** SQL returning the exact text of the rowversion high-water mark, or null when the engine has none. */
   protected abstract rowVersionHighWaterSql(): string | null;
+  /** Replication state where the engine and the user's rights let us read it; throws only for a replica that must not be used. */
+  protected abstract replicationStatus(): Promise<ReplicationStatus>;
 
   protected async run(sql: string, params: BoundParam[], what: string): Promise<unknown[][]> {
     const started = Date.now();
@@ -271,22 +276,59 @@ export abstract class SqlSource implements SourceDatabase {
     }
   }
 
-  /** Shared health probe: a trivial statement raced against the timeout; never throws. */
-  protected async probe(sql: string, timeoutMs: number): Promise<SourceHealth> {
-    const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
+  async probe(request: SourceProbeRequest): Promise<SourceProbe> {
+    const unknownReplication: ReplicationStatus = { serverRole: null, lagSeconds: null, availabilityGroup: null };
+    const connect = await this.health(request.timeoutMs);
+    if (!connect.ok) return { ...connect, ...unknownReplication, failedStep: 'connect' };
+    let step: NonNullable<SourceProbe['failedStep']> = 'table';
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new SyncError(`no answer within ${timeoutMs} ms`, { code: 'source_timeout', errorClass: 'transient', module: MODULE })), timeoutMs);
+      return await withinTimeout(request.timeoutMs, async () => {
+        // a fresh read of the catalogs: the question is whether the table is there now
+        const schema = await this.describeTable(request.table);
+        const cursorColumn = request.cursor.kind === 'full' ? null : requireCursorColumn(request.cursor);
+        const missing = [...new Set(request.columns)].filter((n) => !schema.columns.some((c) => c.name === n));
+        if (missing.length > 0) throw unknownColumns(schema, missing);
+        if (cursorColumn) {
+          step = 'cursor';
+          const col = columnOf(schema, cursorColumn);
+          checkCursorColumn(this.engine, request.cursor, col);
+          const d = this.dialect;
+          const params = d.params();
+          const sql = d.select([d.exactText(d.quote(col.name), col)], d.table(schema.table), [], [], params.add(1, 'int'));
+          await this.run(sql, params.list, `reading the cursor column of ${schema.table.schema}.${schema.table.name}`);
+        }
+        step = 'replication';
+        const replication = await this.replicationStatus();
+        return { ...connect, ...replication, latencyMs: connect.latencyMs };
       });
-      const rows = await Promise.race([this.run(sql, [], 'health check'), timeout]);
+    } catch (error) {
+      const mapped = error instanceof SyncError ? error : this.mapError(error, 'probe');
+      return { ...connect, ...unknownReplication, ok: false, error: mapped.message, errorCode: mapped.code, failedStep: step };
+    }
+  }
+
+  /** Shared health check: a trivial statement raced against the timeout; never throws. */
+  protected async ping(sql: string, timeoutMs: number): Promise<SourceHealth> {
+    const started = Date.now();
+    try {
+      const rows = await withinTimeout(timeoutMs, () => this.run(sql, [], 'health check'));
       return { ok: true, latencyMs: Date.now() - started, serverVersion: textOrNull(rows[0]?.[0]) ?? undefined };
     } catch (error) {
       const mapped = error instanceof SyncError ? error : this.mapError(error, 'health check');
       return { ok: false, latencyMs: Date.now() - started, error: mapped.message, errorCode: mapped.code };
-    } finally {
-      if (timer) clearTimeout(timer);
     }
+  }
+}
+
+async function withinTimeout<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SyncError(`no answer within ${timeoutMs} ms`, { code: 'source_timeout', errorClass: 'transient', module: MODULE })), timeoutMs);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -73,7 +73,8 @@ export function mapMssqlError(error: unknown, what: string): SyncError {
   if (number === 4060) return configError(MODULE, 'source_database_missing', text, extra);
   if (number === 208) return configError(MODULE, 'unknown_table', text, { ...extra, status: 404 });
   if (number === 207) return configError(MODULE, 'unknown_column', text, extra);
-  if (number === 229 || number === 230) return configError(MODULE, 'source_permission_denied', text, { ...extra, status: 403 });
+  // 229/230: object permissions; 297/300: server permissions such as VIEW SERVER STATE
+  if (number === 229 || number === 230 || number === 297 || number === 300) return configError(MODULE, 'source_permission_denied', text, { ...extra, status: 403 });
   if (number === 1205 || number === 40501 || number === 40613 || number === 49918 || number === 10928 || number === 10929) {
     return transientError(MODULE, 'source_unavailable', text, extra);
   }

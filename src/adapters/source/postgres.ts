@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { configError, type SyncError } from '../../core/errors';
-import type { ColumnDataType, ColumnInfo, IndexInfo, SourceHealth, TableRef, TableSchema, TableSummary, UniqueConstraint } from '../../core/ports/source';
+import type { ColumnDataType, ColumnInfo, IndexInfo, ReplicationStatus, SourceHealth, TableRef, TableSchema, TableSummary, UniqueConstraint } from '../../core/ports/source';
 import { SqlSource, type SourceAdapterOptions } from './base';
 import { isoDate, isoLocal, Params, type BoundParam, type Dialect } from './dialect';
 import { mapPgError, MODULE } from './errors';
@@ -109,6 +109,11 @@ const typeParsers: pg.CustomTypesConfig = {
     return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
+
+export const REPLICATION_SQL = `SELECT pg_is_in_recovery(),
+  CASE WHEN NOT pg_is_in_recovery() THEN NULL
+       WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+       ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 END`;
 
 export class PostgresSource extends SqlSource {
   readonly engine = 'postgres' as const;
@@ -279,8 +284,19 @@ export class PostgresSource extends SqlSource {
     };
   }
 
+  /**
+   * A server in recovery is a standby. Its lag is the age of the last replayed transaction, or
+   * 0 when it has replayed all it received (an idle primary would otherwise look like lag).
+   */
+  protected async replicationStatus(): Promise<ReplicationStatus> {
+    const [row] = await this.run(REPLICATION_SQL, [], 'reading the replication state');
+    const standby = row?.[0] === true;
+    const lag = row?.[1];
+    return { serverRole: standby ? 'standby' : 'primary', lagSeconds: standby && lag !== null && lag !== undefined ? Number(lag) : null, availabilityGroup: null };
+  }
+
   async health(timeoutMs: number): Promise<SourceHealth> {
-    return this.probe('SELECT version()', timeoutMs);
+    return this.ping('SELECT version()', timeoutMs);
   }
 
   async close(): Promise<void> {

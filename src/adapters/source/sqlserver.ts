@@ -1,6 +1,6 @@
 import sql from 'mssql';
-import { configError, type SyncError } from '../../core/errors';
-import type { ColumnDataType, ColumnInfo, IndexInfo, SourceHealth, TableRef, TableSchema, TableSummary, UniqueConstraint } from '../../core/ports/source';
+import { configError, isSyncError, transientError, type SyncError } from '../../core/errors';
+import type { ColumnDataType, ColumnInfo, IndexInfo, ReplicationStatus, SourceHealth, TableRef, TableSchema, TableSummary, UniqueConstraint } from '../../core/ports/source';
 import { SqlSource, type SourceAdapterOptions } from './base';
 import { expandTupleAfter, isoDate, isoLocal, Params, type BoundParam, type Dialect } from './dialect';
 import { mapMssqlError, MODULE } from './errors';
@@ -293,8 +293,36 @@ export class SqlServerSource extends SqlSource {
     };
   }
 
+  /**
+   * Availability-group state of this database's local replica. Without VIEW SERVER STATE, or
+   * for a database in no group, the state is unknown rather than a failed probe; a replica that
+   * is not synchronizing is not one to fail over to.
+   */
+  protected async replicationStatus(): Promise<ReplicationStatus> {
+    let rows: Array<Record<string, unknown>>;
+    try {
+      [rows = []] = await this.objects(AG_STATE_SQL, [], 'reading the availability group state');
+    } catch (error) {
+      if (isSyncError(error, 'source_permission_denied')) return { serverRole: null, lagSeconds: null, availabilityGroup: null };
+      throw error;
+    }
+    const row = rows[0];
+    if (!row) return { serverRole: null, lagSeconds: null, availabilityGroup: null };
+    const synchronizationState = String(row.synchronizationState);
+    const synchronizationHealth = String(row.synchronizationHealth);
+    if (synchronizationHealth === 'NOT_HEALTHY' || synchronizationState === 'NOT SYNCHRONIZING') {
+      throw transientError(MODULE, 'replica_not_synchronizing', `the availability group replica is ${synchronizationState.toLowerCase()} (${synchronizationHealth.toLowerCase()})`);
+    }
+    const lag = row.lagSeconds;
+    return {
+      serverRole: row.role === 'PRIMARY' ? 'primary' : 'standby',
+      lagSeconds: lag === null || lag === undefined ? null : Number(lag),
+      availabilityGroup: { synchronizationState, synchronizationHealth },
+    };
+  }
+
   async health(timeoutMs: number): Promise<SourceHealth> {
-    return this.probe('SELECT @@VERSION', timeoutMs);
+    return this.ping('SELECT @@VERSION', timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -303,6 +331,17 @@ export class SqlServerSource extends SqlSource {
     await this.pool.close();
   }
 }
+
+/**
+ * The local replica of the connected database in its availability group (no row: not in one).
+ * Lag: `secondary_lag_seconds` (SQL Server 2016+), where the server reports it.
+ */
+export const AG_STATE_SQL = `SELECT TOP (1) ars.role_desc AS role, drs.synchronization_state_desc AS synchronizationState,
+  drs.synchronization_health_desc AS synchronizationHealth,
+  drs.secondary_lag_seconds AS lagSeconds
+FROM sys.dm_hadr_database_replica_states drs
+JOIN sys.dm_hadr_availability_replica_states ars ON ars.replica_id = drs.replica_id AND ars.group_id = drs.group_id
+WHERE drs.database_id = DB_ID() AND drs.is_local = 1`;
 
 /** One batch, four result sets: the object, its columns, its PK/unique constraints, its indexes. */
 export const INTROSPECT_SQL = `DECLARE @oid int;

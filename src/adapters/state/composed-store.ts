@@ -3,6 +3,8 @@ import type {
   CursorStore,
   DriftReportRecord,
   DriftReportStore,
+  FailoverEvent,
+  FailoverStore,
   FailureRecord,
   FailureStore,
   LeaseStore,
@@ -15,6 +17,7 @@ import type {
   PutConfigOptions,
   RunRecord,
   RunStore,
+  SourceHealthRecord,
   ScheduleStore,
   StateStore,
   StoredDefinition,
@@ -23,6 +26,7 @@ import type {
 } from '../../core/ports/state';
 import { ConfigRecords, type ConfigStorage } from './config-records';
 import { DriftReports, type DriftReportStorage } from './drift-reports';
+import { FailoverBook, type FailoverEventStorage, type SourceHealthStorage } from './failover';
 import { Failures, type FailureStorage } from './failures';
 import { Leases, type LeaseStorage } from './leases';
 import { Ledger, type LedgerStorage } from './ledger';
@@ -42,6 +46,8 @@ export interface BackendStorage {
   slots: ScheduleCell<string>;
   reconcilePasses: ScheduleCell<number>;
   driftReports: DriftReportStorage;
+  sourceHealth: SourceHealthStorage;
+  failoverEvents: FailoverEventStorage;
 }
 
 /**
@@ -59,6 +65,7 @@ export abstract class ComposedStateStore implements StateStore {
   private readonly leases: LeaseStore;
   private readonly schedule: ScheduleStore;
   private readonly driftReports: DriftReportStore;
+  private readonly failover: FailoverStore;
 
   protected constructor(storage: BackendStorage) {
     this.config = new ConfigRecords(storage.config);
@@ -70,6 +77,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.leases = new Leases(storage.leases);
     this.schedule = new ScheduleBook(storage.slots, storage.reconcilePasses);
     this.driftReports = new DriftReports(storage.driftReports);
+    this.failover = new FailoverBook(storage.sourceHealth, storage.failoverEvents, this.config);
   }
 
   abstract init(): Promise<void>;
@@ -200,5 +208,21 @@ export abstract class ComposedStateStore implements StateStore {
   }
   getDriftReport(definitionId: string, reportId: string) {
     return this.driftReports.getDriftReport(definitionId, reportId);
+  }
+
+  getSourceHealth(definitionId: string) {
+    return this.failover.getSourceHealth(definitionId);
+  }
+  putSourceHealth(record: SourceHealthRecord) {
+    return this.failover.putSourceHealth(record);
+  }
+  addFailoverEvent(event: FailoverEvent) {
+    return this.failover.addFailoverEvent(event);
+  }
+  listFailoverEvents(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<FailoverEvent>> {
+    return this.failover.listFailoverEvents(definitionId, opts);
+  }
+  swapPrimary(definitionId: string, from: string, to: string) {
+    return this.failover.swapPrimary(definitionId, from, to);
   }
 }

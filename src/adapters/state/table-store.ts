@@ -3,6 +3,7 @@ import { ComposedStateStore } from './composed-store';
 import { TableConfigStorage } from './table/config-records';
 import { TableCursors } from './table/cursors';
 import { TableDriftReportStorage } from './table/drift-reports';
+import { TableFailoverEventStorage, TableSourceHealthStorage } from './table/failover';
 import { TableFailureStorage } from './table/failures';
 import { TableLeaseStorage } from './table/leases';
 import { TableLedgerStorage } from './table/ledger';
@@ -44,6 +45,8 @@ export class TableStateStore extends ComposedStateStore {
       slots: tableSlots(tables),
       reconcilePasses: tableReconcilePasses(tables),
       driftReports: new TableDriftReportStorage(tables),
+      sourceHealth: new TableSourceHealthStorage(tables),
+      failoverEvents: new TableFailoverEventStorage(tables),
     });
     this.tables = tables;
   }

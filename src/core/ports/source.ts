@@ -164,6 +164,30 @@ export interface SourceHealth {
   errorCode?: string;
 }
 
+/** What a failover probe checks of a source: the table a definition reads, with these columns and this cursor. */
+export interface SourceProbeRequest {
+  table: TableRef;
+  /** Mapped and key columns: each must exist. */
+  columns: string[];
+  cursor: CursorSpec;
+  timeoutMs: number;
+}
+
+/** Replication as the server reports it; every field null where the engine or the user's rights do not say. */
+export interface ReplicationStatus {
+  /** `standby`: a read-only replica (PostgreSQL in recovery, an AG secondary). */
+  serverRole: 'primary' | 'standby' | null;
+  /** How far the replica's replay is behind, in seconds. */
+  lagSeconds: number | null;
+  /** SQL Server availability group: this database's synchronization state and health. */
+  availabilityGroup: { synchronizationState: string; synchronizationHealth: string } | null;
+}
+
+export interface SourceProbe extends SourceHealth, ReplicationStatus {
+  /** The first check that failed: reaching the server, the table and its columns, the cursor column, or replication. */
+  failedStep?: 'connect' | 'table' | 'cursor' | 'replication';
+}
+
 /**
  * Cursor semantics (all kinds read in ascending keyset order and are bounded above by the
  * high-water mark fixed at the run's start, so rows written during a run wait for the next):
@@ -199,6 +223,11 @@ export interface SourceDatabase {
 
   /** Never throws: a failure is reported in the result. */
   health(timeoutMs: number): Promise<SourceHealth>;
+  /**
+   * The failover probe (DESIGN §7): connect, the table with the given columns, the cursor
+   * column readable, and replication state where readable. Never throws.
+   */
+  probe(request: SourceProbeRequest): Promise<SourceProbe>;
   close(): Promise<void>;
 }
 

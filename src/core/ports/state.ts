@@ -86,7 +86,7 @@ export interface RunRecord {
   runId: string;
   definitionId: string;
   mode: RunMode;
-  trigger: 'schedule' | 'manual' | 'continuation' | 'retry';
+  trigger: 'schedule' | 'manual' | 'continuation' | 'retry' | 'failover';
   status: RunStatus;
   sourceId?: string;
   startedAt: string;
@@ -252,8 +252,67 @@ export interface DriftReportStore {
   getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null>;
 }
 
+/** What the probes last saw of one source of one definition (DESIGN §7). */
+export interface SourceHealthRecord {
+  definitionId: string;
+  sourceId: string;
+  /** Failed probes since the last successful one. */
+  consecutiveFailures: number;
+  lastProbeAt: string | null;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  /** Redacted: what the last failed probe said. */
+  lastError: string | null;
+  lastErrorCode: string | null;
+  /** How far a standby's replay is behind, in seconds; null where the engine does not say (or on a primary). */
+  lagSeconds: number | null;
+  /** What the server says it is: `primary`, `standby` (read-only replica), or null where unknown. */
+  serverRole: 'primary' | 'standby' | null;
+}
+
+export type CursorPolicy = 'carry' | 'rescan';
+
+/** One rebinding of a definition to another source, manual or automatic. */
+export interface FailoverEvent {
+  definitionId: string;
+  eventId: string;
+  at: string;
+  trigger: 'manual' | 'automatic';
+  /** Who: the admin's principal for a manual failover, `automatic` for a promotion by the probes. */
+  by: string;
+  from: string;
+  to: string;
+  /** What was asked, and what was applied (a rowversion cursor carries only between sources declared the same database). */
+  cursorPolicy: CursorPolicy;
+  appliedPolicy: CursorPolicy;
+  /** Serialised cursor positions (as in CursorRecord.position). */
+  cursorBefore: string | null;
+  cursorAfter: string | null;
+  reason: string;
+  /** The run started after the failover. */
+  runId?: string;
+}
+
+/** Source health, failover events and the one-primary compare-and-set. */
+export interface FailoverStore {
+  getSourceHealth(definitionId: string): Promise<SourceHealthRecord[]>;
+  putSourceHealth(record: SourceHealthRecord): Promise<void>;
+  /** Idempotent per (definitionId, eventId). */
+  addFailoverEvent(event: FailoverEvent): Promise<void>;
+  /** Newest first. */
+  listFailoverEvents(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<FailoverEvent>>;
+  /**
+   * The one-primary compare-and-set: if `from` is still the definition's primary, makes `to`
+   * (one of its secondaries) the only primary and the active source, and `from` a secondary,
+   * in one conditional write. Null when `from` is no longer the primary (a concurrent failover
+   * won). Unrelated concurrent edits of the definition are retried, not lost.
+   */
+  swapPrimary(definitionId: string, from: string, to: string): Promise<StoredDefinition | null>;
+}
+
 export interface StateStore
   extends StateStoreLifecycle,
+    FailoverStore,
     ConfigStore,
     LedgerStore,
     CursorStore,

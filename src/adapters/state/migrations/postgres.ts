@@ -160,4 +160,26 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE 'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'source health and failover events',
+    sql: (s) => `
+-- What the probes last saw of each source of a definition (consecutive failures, lag, last error).
+CREATE TABLE ${s}.source_health (
+  definition_id  text NOT NULL,
+  source_id      text NOT NULL,
+  doc            jsonb NOT NULL,
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (definition_id, source_id)
+);
+CREATE TABLE ${s}.failover_events (
+  definition_id  text NOT NULL,
+  event_id       text NOT NULL,
+  at             timestamptz NOT NULL,
+  doc            jsonb NOT NULL,
+  PRIMARY KEY (definition_id, event_id)
+);
+CREATE INDEX failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
+`,
+  },
 ];

@@ -157,4 +157,26 @@ INSERT INTO ${s}.reconcile_passes (definition_id, passes)
 DELETE FROM ${s}.schedule_slots WHERE definition_id LIKE N'reconcile~%';
 `,
   },
+  {
+    version: 4,
+    name: 'source health and failover events',
+    sql: (s) => `
+-- What the probes last saw of each source of a definition (consecutive failures, lag, last error).
+CREATE TABLE ${s}.source_health (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  source_id      NVARCHAR(128) ${KEY} NOT NULL,
+  doc            NVARCHAR(MAX) NOT NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_source_health_updated DEFAULT SYSUTCDATETIME(),
+  CONSTRAINT PK_source_health PRIMARY KEY (definition_id, source_id)
+);
+CREATE TABLE ${s}.failover_events (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  event_id       NVARCHAR(200) ${KEY} NOT NULL,
+  at             DATETIME2(3) NOT NULL,
+  doc            NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_failover_events PRIMARY KEY (definition_id, event_id)
+);
+CREATE INDEX IX_failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
+`,
+  },
 ];

@@ -4,6 +4,7 @@ import { SqlConfigStorage } from './config-records';
 import { SqlCursors } from './cursors';
 import type { SqlDb } from './db';
 import { SqlDriftReportStorage } from './drift-reports';
+import { SqlFailoverEventStorage, SqlSourceHealthStorage } from './failover';
 import { SqlFailureStorage } from './failures';
 import { SqlLeaseStorage } from './leases';
 import { SqlLedgerStorage } from './ledger';
@@ -33,6 +34,8 @@ export abstract class SqlStateStore extends ComposedStateStore {
       slots: sqlSlots(db),
       reconcilePasses: sqlReconcilePasses(db),
       driftReports: new SqlDriftReportStorage(db),
+      sourceHealth: new SqlSourceHealthStorage(db),
+      failoverEvents: new SqlFailoverEventStorage(db),
     });
   }
 

@@ -2,6 +2,7 @@ import type { StateStore } from '../../../../src/core/ports/state';
 import { configContract } from './config';
 import { cursorContract } from './cursors';
 import { driftReportContract } from './drift-reports';
+import { failoverContract } from './failover';
 import { failureContract } from './failures';
 import { awkwardKeysContract } from './keys';
 import { leaseContract } from './leases';
@@ -67,6 +68,7 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
     leaseContract(ctx);
     scheduleContract(ctx);
     driftReportContract(ctx);
+    failoverContract(ctx);
     awkwardKeysContract(ctx);
   });
 }
