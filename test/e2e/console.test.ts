@@ -71,15 +71,19 @@ describe('the admin console in Chromium', () => {
     await page.getByRole('link', { name: 'Connections' }).click();
     const url = new URL(process.env.TEST_PG_URL!);
     const form = page.getByRole('form', { name: 'New source connection' });
-    await form.getByLabel('Connection id', { exact: true }).fill('shop');
-    await form.getByLabel('Host', { exact: true }).fill(url.hostname);
-    await form.getByLabel('Port', { exact: true }).fill(url.port || '5432');
-    await form.getByLabel('Database', { exact: true }).fill(decodeURIComponent(url.pathname.slice(1)) || 'postgres');
-    await form.getByLabel('User', { exact: true }).fill(decodeURIComponent(url.username) || 'postgres');
-    await form.getByLabel('Secret reference', { exact: true }).fill(`${stack.id}-pg`);
-    await form.getByLabel('Encrypt the connection (TLS)', { exact: true }).uncheck();
-    await form.getByRole('button', { name: 'Save source' }).click();
-    await page.getByRole('button', { name: 'Test shop' }).click();
+    // The second connection, to the same database, stands in for a replica to fail over to.
+    for (const id of ['shop', 'shop-replica']) {
+      await form.getByLabel('Connection id', { exact: true }).fill(id);
+      await form.getByLabel('Host', { exact: true }).fill(url.hostname);
+      await form.getByLabel('Port', { exact: true }).fill(url.port || '5432');
+      await form.getByLabel('Database', { exact: true }).fill(decodeURIComponent(url.pathname.slice(1)) || 'postgres');
+      await form.getByLabel('User', { exact: true }).fill(decodeURIComponent(url.username) || 'postgres');
+      await form.getByLabel('Secret reference', { exact: true }).fill(`${stack.id}-pg`);
+      await form.getByLabel('Encrypt the connection (TLS)', { exact: true }).uncheck();
+      await form.getByRole('button', { name: 'Save source' }).click();
+      await page.getByRole('button', { name: `Test ${id}`, exact: true }).waitFor();
+    }
+    await page.getByRole('button', { name: 'Test shop', exact: true }).click();
     await page.getByText(/^ok, \d+ ms/).waitFor();
     await expectAccessible(page, 'connections with a tested source');
 
@@ -100,6 +104,7 @@ describe('the admin console in Chromium', () => {
     await page.getByLabel('Source connection', { exact: true }).selectOption('shop');
     await page.getByLabel('Table', { exact: true }).selectOption(`${stack.schema}.orders`);
     await page.getByText(/columns read from/).waitFor({ state: 'attached' });
+    await page.getByLabel('Secondary source (for failover)', { exact: true }).selectOption('shop-replica');
     await page.getByLabel('SharePoint connection', { exact: true }).selectOption('intranet');
     await page.getByLabel('Site', { exact: true }).selectOption({ index: 1 });
     await expectAccessible(page, 'wizard: source and table');
@@ -187,6 +192,20 @@ describe('the admin console in Chromium', () => {
     expect(healed).toMatch(/created 1, updated 0,.*failed 0/);
   }, 120_000);
 
+  it('fails over to the secondary by hand, with the cursor policy explained, and runs from it', async () => {
+    const section = page.getByRole('region', { name: 'Sources and failover' });
+    await section.getByRole('rowheader', { name: 'shop-replica' }).waitFor();
+    await section.getByText(/^Carry the cursor: timestamp and integer cursors/).waitFor();
+    await expectAccessible(page, 'failover section');
+    await section.getByRole('button', { name: 'Fail over to shop-replica' }).click();
+    await page.getByTestId('announcer').getByText('failed over from shop to shop-replica (carry)').waitFor();
+    await section.getByRole('cell', { name: 'shop → shop-replica' }).waitFor();
+    await status().getByText(/^succeeded/).waitFor({ timeout: 60_000 });
+    expect((await stack.state.getDefinition('orders'))?.activeSourceId).toBe('shop-replica');
+    await page.getByText(/active source shop-replica/).waitFor();
+    await expectAccessible(page, 'after a failover');
+  }, 90_000);
+
   it('shows every definition on the dashboard with its last run and next slot', async () => {
     await page.getByRole('link', { name: 'Dashboard' }).click();
     const row = page.getByRole('row', { name: /orders/ });
@@ -206,11 +225,11 @@ describe('the admin console in Chromium', () => {
       await reader.goto(`${consoleUrl()}#/definitions/orders`);
       await reader.getByText('reader@contoso (Sync.Read)').waitFor();
       await reader.getByRole('region', { name: 'Runs' }).getByText('Run history, newest first').waitFor();
-      expect(await reader.getByRole('button', { name: /Run now|Dry run|Full run|Retry/ }).count()).toBe(0);
+      expect(await reader.getByRole('button', { name: /Run now|Dry run|Full run|Retry|Fail over/ }).count()).toBe(0);
       expect(await reader.getByRole('link', { name: 'Edit in the wizard' }).count()).toBe(0);
       await expectAccessible(reader, 'definition page, read-only user');
       await reader.getByRole('link', { name: 'Connections' }).click();
-      await reader.getByRole('rowheader', { name: 'shop' }).waitFor();
+      await reader.getByRole('rowheader', { name: 'shop', exact: true }).waitFor();
       expect(await reader.getByRole('button', { name: /Save|Test|Edit/ }).count()).toBe(0);
       expect(await reader.getByRole('form', { name: 'New source connection' }).count()).toBe(0);
       await expectAccessible(reader, 'connections, read-only user');

@@ -145,6 +145,24 @@ export type paths = {
     /** Audit of items moved between shard lists, newest first */
     get: operations["movesList"];
   };
+  "/definitions/{id}/failover": {
+    /**
+     * Make a secondary source the primary
+     * @description Takes the definition’s lease (waits up to FAILOVER_LEASE_WAIT_SECONDS for a running run), refuses a target that fails its probe or whose table no longer fits the mapping, flips the roles atomically, sets the cursor by the policy, records the event and starts a run.
+     */
+    post: operations["definitionFailover"];
+  };
+  "/definitions/{id}/failovers": {
+    /** Failover events of a definition, newest first */
+    get: operations["definitionFailovers"];
+  };
+  "/definitions/{id}/sources": {
+    /**
+     * The definition’s sources with their roles and health
+     * @description Health is what the scheduler timer’s probes last saw (SOURCE_PROBE_INTERVAL_SECONDS).
+     */
+    get: operations["definitionSources"];
+  };
   "/openapi.json": {
     /** This API as an OpenAPI 3.1 document */
     get: operations["openapi"];
@@ -314,6 +332,7 @@ export type components = {
             role: "primary" | "secondary";
             /** @default 0 */
             priority: number;
+            sameDatabase?: boolean;
           })[];
         table: {
           schema: string;
@@ -388,10 +407,20 @@ export type components = {
         maxRowsPerRun: number;
         /** @default 5 */
         maxAttempts: number;
-        autoFailover?: {
-          enabled: boolean;
+        /**
+         * @default {
+         *   "automatic": false,
+         *   "afterFailures": 3,
+         *   "holdDownMinutes": 30
+         * }
+         */
+        failover: {
+          /** @default false */
+          automatic: boolean;
           /** @default 3 */
           afterFailures: number;
+          /** @default 30 */
+          holdDownMinutes: number;
         };
       };
       /** @description 0 until provisioned or first run */
@@ -431,6 +460,7 @@ export type components = {
           role: "primary" | "secondary";
           /** @default 0 */
           priority?: number;
+          sameDatabase?: boolean;
         })[];
       table: {
         schema: string;
@@ -505,10 +535,20 @@ export type components = {
       maxRowsPerRun?: number;
       /** @default 5 */
       maxAttempts?: number;
-      autoFailover?: {
-        enabled: boolean;
+      /**
+       * @default {
+       *   "automatic": false,
+       *   "afterFailures": 3,
+       *   "holdDownMinutes": 30
+       * }
+       */
+      failover?: {
+        /** @default false */
+        automatic?: boolean;
         /** @default 3 */
         afterFailures?: number;
+        /** @default 30 */
+        holdDownMinutes?: number;
       };
     };
     ValidationReport: {
@@ -1466,6 +1506,7 @@ export type operations = {
                       role: "primary" | "secondary";
                       /** @default 0 */
                       priority: number;
+                      sameDatabase?: boolean;
                     })[];
                   table: {
                     schema: string;
@@ -1540,10 +1581,20 @@ export type operations = {
                   maxRowsPerRun: number;
                   /** @default 5 */
                   maxAttempts: number;
-                  autoFailover?: {
-                    enabled: boolean;
+                  /**
+                   * @default {
+                   *   "automatic": false,
+                   *   "afterFailures": 3,
+                   *   "holdDownMinutes": 30
+                   * }
+                   */
+                  failover: {
+                    /** @default false */
+                    automatic: boolean;
                     /** @default 3 */
                     afterFailures: number;
+                    /** @default 30 */
+                    holdDownMinutes: number;
                   };
                 };
                 /** @description 0 until provisioned or first run */
@@ -1724,6 +1775,7 @@ export type operations = {
               role: "primary" | "secondary";
               /** @default 0 */
               priority?: number;
+              sameDatabase?: boolean;
             })[];
           table: {
             schema: string;
@@ -1798,10 +1850,20 @@ export type operations = {
           maxRowsPerRun?: number;
           /** @default 5 */
           maxAttempts?: number;
-          autoFailover?: {
-            enabled: boolean;
+          /**
+           * @default {
+           *   "automatic": false,
+           *   "afterFailures": 3,
+           *   "holdDownMinutes": 30
+           * }
+           */
+          failover?: {
+            /** @default false */
+            automatic?: boolean;
             /** @default 3 */
             afterFailures?: number;
+            /** @default 30 */
+            holdDownMinutes?: number;
           };
         };
       };
@@ -2386,6 +2448,238 @@ export type operations = {
                 at: string;
               }[];
             next?: string;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Make a secondary source the primary
+   * @description Takes the definition’s lease (waits up to FAILOVER_LEASE_WAIT_SECONDS for a running run), refuses a target that fails its probe or whose table no longer fits the mapping, flips the roles atomically, sets the cursor by the policy, records the event and starts a run.
+   */
+  definitionFailover: {
+    parameters: {
+      path: {
+        id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description connection id of the secondary to promote */
+          to: string;
+          /**
+           * @description carry: timestamp and integer cursors carry over (the next run re-reads the look-back window); rowversion only between sources declared sameDatabase, else rescan. rescan: a full pass with hash compare (unchanged rows cost no writes)
+           * @enum {string}
+           */
+          cursorPolicy: "carry" | "rescan";
+        };
+      };
+    };
+    responses: {
+      /** @description the failover event */
+      200: {
+        content: {
+          "application/json": {
+            definitionId: string;
+            eventId: string;
+            at: string;
+            /** @enum {string} */
+            trigger: "manual" | "automatic";
+            /** @description the admin, or `automatic` */
+            by: string;
+            /** @description connection id of the old primary */
+            from: string;
+            /** @description connection id of the new primary */
+            to: string;
+            /** @enum {string} */
+            cursorPolicy: "carry" | "rescan";
+            /**
+             * @description what was applied (a rowversion cursor between different databases is rescanned)
+             * @enum {string}
+             */
+            appliedPolicy: "carry" | "rescan";
+            cursorBefore: string | null;
+            cursorAfter: string | null;
+            reason: string;
+            /** @description the run started after the failover */
+            runId?: string;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unsupported media type: the body must be JSON */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unprocessable: the request is well-formed but does not fit (field details in `errors`) */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** Failover events of a definition, newest first */
+  definitionFailovers: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description the `next` token of the previous page */
+        next?: string;
+      };
+      path: {
+        id: string;
+      };
+    };
+    responses: {
+      /** @description a page of failover events */
+      200: {
+        content: {
+          "application/json": {
+            items: ({
+                definitionId: string;
+                eventId: string;
+                at: string;
+                /** @enum {string} */
+                trigger: "manual" | "automatic";
+                /** @description the admin, or `automatic` */
+                by: string;
+                /** @description connection id of the old primary */
+                from: string;
+                /** @description connection id of the new primary */
+                to: string;
+                /** @enum {string} */
+                cursorPolicy: "carry" | "rescan";
+                /**
+                 * @description what was applied (a rowversion cursor between different databases is rescanned)
+                 * @enum {string}
+                 */
+                appliedPolicy: "carry" | "rescan";
+                cursorBefore: string | null;
+                cursorAfter: string | null;
+                reason: string;
+                /** @description the run started after the failover */
+                runId?: string;
+              })[];
+            next?: string;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * The definition’s sources with their roles and health
+   * @description Health is what the scheduler timer’s probes last saw (SOURCE_PROBE_INTERVAL_SECONDS).
+   */
+  definitionSources: {
+    parameters: {
+      path: {
+        id: string;
+      };
+    };
+    responses: {
+      /** @description the sources, primary first */
+      200: {
+        content: {
+          "application/json": {
+            items: ({
+                connectionId: string;
+                /** @enum {string} */
+                role: "primary" | "secondary";
+                priority: number;
+                /** @description null until the first probe */
+                health: ({
+                  consecutiveFailures: number;
+                  lastProbeAt: string | null;
+                  lastSuccessAt: string | null;
+                  lastFailureAt: string | null;
+                  lastError: string | null;
+                  lastErrorCode: string | null;
+                  /** @description standby replay lag where the engine reports it */
+                  lagSeconds: number | null;
+                  serverRole: ("primary" | "standby") | null;
+                }) | null;
+              })[];
           };
         };
       };

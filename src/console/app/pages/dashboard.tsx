@@ -1,11 +1,13 @@
 import { nextOccurrence, parseNcrontab } from '../../../core/ncrontab';
 import type { Definition, Ok, Run } from '../api';
+import { healthText } from './failover';
 import { ErrorMessage, Loading, Section, formatDuration, useConsole, useLoad } from '../ui';
 
 /** Every definition with its last run and next slot, and the Graph writes per hour per tenant. */
 
 interface Row {
   view: Definition;
+  active?: Ok<'definitionSources'>['items'][number];
   lastRun?: Run;
   runs: Run[];
   tenant: string;
@@ -61,8 +63,10 @@ export function DashboardPage() {
     const tenants = new Map((connections as Ok<'sharepointList'>).items.map((c) => [c.id, c.tenantId]));
     return Promise.all(
       definitions.items.map(async (view) => {
-        const runs = (await api.call('runsList', 'GET', `definitions/${encodeURIComponent(view.definition.id)}/runs?limit=50`)).items;
-        return { view, runs, lastRun: runs[0], tenant: tenants.get(view.definition.target.connectionId) ?? view.definition.target.connectionId };
+        const path = `definitions/${encodeURIComponent(view.definition.id)}`;
+        const [runs, sources] = await Promise.all([api.call('runsList', 'GET', `${path}/runs?limit=50`), api.call('definitionSources', 'GET', `${path}/sources`)]);
+        const active = sources.items.find((s) => s.role === 'primary');
+        return { view, runs: runs.items, lastRun: runs.items[0], active, tenant: tenants.get(view.definition.target.connectionId) ?? view.definition.target.connectionId };
       }),
     );
   }, []);
@@ -84,11 +88,11 @@ export function DashboardPage() {
                 <th scope="col">Counts</th>
                 <th scope="col">Duration</th>
                 <th scope="col">Next scheduled slot</th>
-                <th scope="col">Active source</th>
+                <th scope="col">Active source and health</th>
               </tr>
             </thead>
             <tbody>
-              {data.map(({ view, lastRun }) => (
+              {data.map(({ view, lastRun, active }) => (
                 <tr key={view.definition.id}>
                   <th scope="row">
                     <a href={`#/definitions/${encodeURIComponent(view.definition.id)}`}>{view.definition.displayName || view.definition.id}</a>
@@ -98,7 +102,9 @@ export function DashboardPage() {
                   <td>{lastRun ? `${lastRun.counts.created} created, ${lastRun.counts.updated} updated, ${lastRun.counts.deleted} deleted, ${lastRun.counts.failed} failed` : '–'}</td>
                   <td>{lastRun ? formatDuration(lastRun.startedAt, lastRun.finishedAt) : '–'}</td>
                   <td>{nextSlot(view.definition.schedule)}</td>
-                  <td>{view.activeSourceId}</td>
+                  <td>
+                    {view.activeSourceId}: {active ? healthText(active) : 'unknown'}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../api';
+import { FailoverSection } from './failover';
 import { ChangeButton, ErrorMessage, Loading, Section, formatDuration, useAction, useConsole, useLoad } from '../ui';
 
 /**
@@ -168,10 +169,9 @@ function PlanSampleTable({ run }: { run: Run }) {
   );
 }
 
-function RunsSection({ id }: { id: string }) {
+function RunsSection({ id, watching, setWatching }: { id: string; watching?: string; setWatching(runId: string): void }) {
   const { api } = useConsole();
-  const runs = useLoad(() => api.call('runsList', 'GET', `definitions/${encodeURIComponent(id)}/runs?limit=20`), [id]);
-  const [watching, setWatching] = useState<string>();
+  const runs = useLoad(() => api.call('runsList', 'GET', `definitions/${encodeURIComponent(id)}/runs?limit=20`), [id, watching]);
   const start = useAction(async (mode: 'incremental' | 'full' | 'dryRun') => {
     const accepted = await api.call('runsRequest', 'POST', `definitions/${encodeURIComponent(id)}/runs`, { mode });
     setWatching(accepted.runId);
@@ -324,7 +324,8 @@ function MovesSection({ id }: { id: string }) {
 
 export function DefinitionPage({ id }: { id: string }) {
   const { api, canChange } = useConsole();
-  const view = useLoad(() => api.call('definitionsGet', 'GET', `definitions/${encodeURIComponent(id)}`), [id]);
+  const [watching, setWatching] = useState<string>();
+  const view = useLoad(() => api.call('definitionsGet', 'GET', `definitions/${encodeURIComponent(id)}`), [id, watching]);
   if (view.error) return <ErrorMessage error={view.error} />;
   if (!view.data) return <Loading what={`definition ${id}`} />;
   const d = view.data.definition;
@@ -339,9 +340,10 @@ export function DefinitionPage({ id }: { id: string }) {
           </>
         )}
       </p>
-      <RunsSection id={id} />
+      <RunsSection id={id} watching={watching} setWatching={setWatching} />
       <FailuresSection id={id} />
       <MovesSection id={id} />
+      <FailoverSection id={id} onFailover={(runId) => runId && setWatching(runId)} />
     </>
   );
 }

@@ -61,7 +61,14 @@ function SourceStep({ draft, update, onTable }: { draft: DefinitionInput; update
     <>
       <TextField label="Definition id" value={draft.id} onInput={(id) => update({ id })} required hint="letters, digits, - and _" />
       <TextField label="Display name" value={draft.displayName ?? ''} onInput={(displayName) => update({ displayName: displayName || undefined })} />
-      <SelectField label="Source connection" value={sourceId} options={[{ value: '', label: '(choose)' }, ...sources.items.map((s) => ({ value: s.id, label: `${s.id} (${s.engine} ${s.host})` }))]} onChange={(id) => update({ sources: [{ connectionId: id, role: 'primary', priority: 0 }] })} />
+      <SelectField label="Source connection" value={sourceId} options={[{ value: '', label: '(choose)' }, ...sources.items.map((s) => ({ value: s.id, label: `${s.id} (${s.engine} ${s.host})` }))]} onChange={(id) => update({ sources: [{ connectionId: id, role: 'primary', priority: 0 }, ...draft.sources.slice(1).filter((s) => s.connectionId !== id)] })} />
+      <SelectField
+        label="Secondary source (for failover)"
+        value={draft.sources[1]?.connectionId ?? ''}
+        options={[{ value: '', label: '(none)' }, ...sources.items.filter((s) => s.id !== sourceId).map((s) => ({ value: s.id, label: `${s.id} (${s.engine} ${s.host})` }))]}
+        onChange={(id) => update({ sources: [draft.sources[0]!, ...(id ? [{ connectionId: id, role: 'secondary' as const, priority: 0 }] : [])] })}
+        hint="a replica or copy of the same table; promoted by hand on the definition page, or automatically"
+      />
       {tables.error ? <ErrorMessage error={tables.error} /> : null}
       {sourceId && tables.data && (
         <SelectField label="Table" value={qualified} options={[{ value: '', label: '(choose)' }, ...tables.data.map((t) => ({ value: `${t.schema}.${t.name}`, label: `${t.schema}.${t.name} (${t.kind})` }))]} onChange={(t) => t && void chooseTable.run(t)} />
