@@ -54,6 +54,13 @@ export const SourceConnectionInput = z
   .strict();
 export type SourceConnection = z.infer<typeof SourceConnectionInput>;
 
+/** Graph site ids (`host,guid,guid`): no "/", "?" or "#", so an id cannot steer the Graph URL it is put into. */
+export const SiteId = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[A-Za-z0-9.,:_-]+$/, 'a Graph site id such as contoso.sharepoint.com,<guid>,<guid>');
+
 export const SharePointConnectionInput = z
   .object({
     id,
@@ -185,8 +192,7 @@ export const SyncDefinitionInput = z
     target: z
       .object({
         connectionId: id,
-        // Goes into Graph paths: a site id (`host,guid,guid`) or `host:/path` style reference, nothing else.
-        siteId: z.string().min(1).max(512).regex(/^[A-Za-z0-9.,:_\/-]+$/, 'a Graph site id such as contoso.sharepoint.com,<guid>,<guid>'),
+        siteId: SiteId,
         autoProvision: z.boolean().default(true),
       })
       .strict(),

@@ -54,14 +54,28 @@ export function sanitiseColumnName(source: string): string {
   return name.slice(0, 32).replace(/_+$/, '') || 'col';
 }
 
-function uniqueName(wanted: string, taken: Set<string>): string {
-  let name = wanted;
-  for (let n = 1; taken.has(name.toLowerCase()) || RESERVED_COLUMN_NAMES.has(name.toLowerCase()); n++) {
-    const suffix = `_${n}`;
-    name = wanted.slice(0, 32 - suffix.length) + suffix;
+/**
+ * The internal names provisioning gives the columns of one list: sanitised, never one of
+ * SharePoint's own, unique in the list (a second `Title` becomes `Title_1`). The table preview
+ * names its columns with it too, so preview and lists agree.
+ */
+export class ColumnNames {
+  private readonly taken = new Set<string>();
+
+  isFree(name: string): boolean {
+    return !this.taken.has(name.toLowerCase()) && !RESERVED_COLUMN_NAMES.has(name.toLowerCase());
   }
-  taken.add(name.toLowerCase());
-  return name;
+
+  /** `wanted` if free, else the first free `wanted_N`; the name is then taken. */
+  claim(wanted: string): string {
+    let name = wanted;
+    for (let n = 1; !this.isFree(name); n++) {
+      const suffix = `_${n}`;
+      name = wanted.slice(0, 32 - suffix.length) + suffix;
+    }
+    this.taken.add(name.toLowerCase());
+    return name;
+  }
 }
 
 export function hintFor(col: ColumnInfo): KeyHint {
@@ -97,7 +111,7 @@ export function resolveMapping(def: SyncDefinition, schema: TableSchema): Resolv
   if (def.sharding.strategy === 'rules') def.sharding.rules.forEach((r, i) => (need(r.when.column, `sharding.rules.${i}.when.column`), shardColumns.push(r.when.column)));
   if (def.sharding.strategy === 'date') (need(def.sharding.column, 'sharding.column'), shardColumns.push(def.sharding.column));
 
-  const taken = new Set<string>();
+  const names = new ColumnNames();
   const fields: MappedField[] = [];
   def.fields.forEach((f, i) => {
     const col = need(f.source, `fields.${i}.source`);
@@ -112,11 +126,11 @@ export function resolveMapping(def: SyncDefinition, schema: TableSchema): Resolv
       issues.push({ path: `fields.${i}.target`, message: `"${f.target}" is not a valid SharePoint internal name (letters, digits and _; try "${wanted}")`, code: 'invalid_name' });
       return;
     }
-    if (f.target && (RESERVED_COLUMN_NAMES.has(wanted.toLowerCase()) || taken.has(wanted.toLowerCase()))) {
+    if (f.target && !names.isFree(wanted)) {
       issues.push({ path: `fields.${i}.target`, message: `"${f.target}" is reserved by SharePoint or already used`, code: 'reserved_name' });
       return;
     }
-    const target = uniqueName(wanted, taken);
+    const target = names.claim(wanted);
     fields.push({ source: col.name, target, displayName: f.target ?? col.name, spType: proposal.spType, proposal, column: col });
   });
   if (issues.length) throw configError('mapping', 'invalid_definition', 'the definition does not fit the table', { details: issues, status: 422 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { primarySource, type SharePointConnection, type SourceConnection, type SyncDefinition } from '../core/definitions';
 import { configError, conflict, isSyncError, notFound, SyncError, type FieldIssue } from '../core/errors';
-import { resolveMapping, sanitiseColumnName, type ResolvedMapping } from '../core/mapping';
+import { ColumnNames, resolveMapping, sanitiseColumnName, type ResolvedMapping } from '../core/mapping';
 import { isValidNcrontab } from '../core/ncrontab';
 import type { RunMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
@@ -10,6 +10,7 @@ import { defaultKey, type ColumnInfo, type SourceDatabase, type TableRef, type T
 import { emptyRunCounts, type StoredDefinition, type StoredSharePoint, type StoredSource, type Versioned } from '../core/ports/state';
 import { proposeColumn, type ColumnProposal } from '../core/typemap';
 import type { SyncDeps } from './deps';
+import { holdsItems, identityChangeRefused, identityChanges } from './identity-change';
 import { newRunMessage } from './plan-run';
 
 /**
@@ -241,15 +242,23 @@ async function describeQualified(source: SourceDatabase, given: TableRef): Promi
   }
 }
 
-/** The table as introspected (names checked against the catalog, never spliced into SQL) plus the default SharePoint column for each column. */
+/**
+ * The table as introspected (names checked against the catalog, never spliced into SQL) plus the
+ * default SharePoint column for each column, named as provisioning would name it when every
+ * supported column is mapped in table order (unsupported ones are named after them).
+ */
 export async function describeSourceTable(deps: Pick<AdminDeps, 'source'>, connectionId: string, table: TableRef): Promise<TableDescription> {
   const schema = await describeQualified(await deps.source(connectionId), table);
+  const proposals = schema.columns.map((column) => proposeColumn(column));
+  const names = new ColumnNames();
+  const supportedNames = new Map(schema.columns.flatMap((column, i) => (proposals[i]!.supported ? [[i, names.claim(sanitiseColumnName(column.name))] as const] : [])));
   return {
     ...schema,
     defaultKey: defaultKey(schema),
-    columns: schema.columns.map((column) => {
-      const p = proposeColumn(column);
-      return { ...column, proposed: { name: sanitiseColumnName(column.name), spType: p.spType, supported: p.supported, maxLength: p.maxLength, decimalPlaces: p.decimalPlaces, choices: p.choices, reason: p.reason, warnings: p.warnings } };
+    columns: schema.columns.map((column, i) => {
+      const p = proposals[i]!;
+      const name = supportedNames.get(i) ?? names.claim(sanitiseColumnName(column.name));
+      return { ...column, proposed: { name, spType: p.spType, supported: p.supported, maxLength: p.maxLength, decimalPlaces: p.decimalPlaces, choices: p.choices, reason: p.reason, warnings: p.warnings } };
     }),
   };
 }
@@ -291,9 +300,11 @@ const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name 
  * Replaces the admin's part of a definition and keeps what the system learnt (mapping, lists,
  * snapshot). A changed field mapping needs nothing here: its hash differs, so the next run
  * bumps `mappingVersion` and rescans. A changed table does: the snapshot belongs to the old
- * table and the cursor to its rows, so both are invalidated.
+ * table and the cursor to its rows, so both are invalidated. A changed identity (key, table,
+ * source engine) of a definition with items is refused unless `rebuild` is asked for: then the
+ * definition is marked, and its next full passes delete the old items through the ledger.
  */
-export async function replaceDefinition(deps: AdminDeps, id: string, submission: DefinitionSubmission, ifMatch?: IfMatch): Promise<StoredDefinition> {
+export async function replaceDefinition(deps: AdminDeps, id: string, submission: DefinitionSubmission, ifMatch?: IfMatch, opts: { rebuild?: boolean } = {}): Promise<StoredDefinition> {
   checkSameId(id, submission.id);
   const def: SyncDefinition = { ...submission, id };
   const issues = await definitionIssues(deps, def);
@@ -303,7 +314,7 @@ export async function replaceDefinition(deps: AdminDeps, id: string, submission:
     () => deps.state.getDefinition(id),
     () => notFound(MODULE, 'definition', id),
     ifMatch,
-    (current) => {
+    async (current) => {
       const before = current.definition;
       const retargeted = before.target.connectionId !== def.target.connectionId || before.target.siteId !== def.target.siteId;
       // The ledger points at items in the lists already written; pointing the definition elsewhere would orphan them.
@@ -314,12 +325,17 @@ export async function replaceDefinition(deps: AdminDeps, id: string, submission:
       }
       const tableChanged = !sameTable(before.table, def.table);
       refusePrimaryChange(current, def);
+      const activeSourceId = primarySource(def);
+      const changes = await identityChanges(deps.state, current, def, activeSourceId);
+      const rebuilding = changes.length > 0 && (await holdsItems(deps.state, id));
+      if (rebuilding && !opts.rebuild) throw identityChangeRefused(id, changes);
       return {
         ...current,
         definition: def,
-        activeSourceId: primarySource(def),
+        activeSourceId,
         schemaSnapshot: tableChanged ? undefined : current.schemaSnapshot,
-        mappingVersion: tableChanged && current.mappingVersion > 0 ? current.mappingVersion + 1 : current.mappingVersion,
+        mappingVersion: (tableChanged || rebuilding) && current.mappingVersion > 0 ? current.mappingVersion + 1 : current.mappingVersion,
+        ...(rebuilding ? { rebuild: { requestedAt: deps.now().toISOString(), reason: changes.map((c) => c.message).join('; ') } } : {}),
       };
     },
     (next, opts) => deps.state.putDefinition(next, opts),

@@ -1,6 +1,9 @@
 import type { SyncDefinition } from '../core/definitions';
-import type { FailureRecord } from '../core/ports/state';
+import type { FailureRecord, StateStore } from '../core/ports/state';
 import type { SyncDeps } from './deps';
+
+/** Failures per page read by the planner and by retry-all. */
+const FAILURE_PAGE_SIZE = 500;
 
 /**
  * Rows that failed for a reason a retry will not fix by itself. They do not block the run: each
@@ -9,7 +12,7 @@ import type { SyncDeps } from './deps';
 export async function recordFailures(deps: SyncDeps, def: SyncDefinition, runId: string, failures: Array<{ identityHash: string; key: unknown[]; error: string }>): Promise<void> {
   if (!failures.length) return;
   const now = deps.now().toISOString();
-  const existing = new Map((await deps.state.getFailures(def.id, { includeQuarantined: true })).map((f) => [f.identityHash, f]));
+  const existing = await deps.state.getFailuresFor(def.id, failures.map((f) => f.identityHash));
   await Promise.all(
     failures.map((f) => {
       const before = existing.get(f.identityHash);
@@ -30,10 +33,35 @@ export async function recordFailures(deps: SyncDeps, def: SyncDefinition, runId:
   );
 }
 
-/** `POST /definitions/{id}/failures/retry`: lift quarantine so the next run retries these rows. */
+/** `POST /definitions/{id}/failures/retry`: lift quarantine so the next run retries these rows (all of them when none are named). */
 export async function retryFailures(deps: SyncDeps, definitionId: string, identityHashes?: string[]): Promise<number> {
-  const all = await deps.state.getFailures(definitionId, { includeQuarantined: true });
-  const chosen = identityHashes ? all.filter((f) => identityHashes.includes(f.identityHash)) : all;
-  await Promise.all(chosen.map((f) => deps.state.putFailure({ ...f, attempts: 0, quarantined: false })));
-  return chosen.length;
+  const lift = (chosen: FailureRecord[]) => Promise.all(chosen.map((f) => deps.state.putFailure({ ...f, attempts: 0, quarantined: false })));
+  if (identityHashes) {
+    const chosen = [...(await deps.state.getFailuresFor(definitionId, identityHashes)).values()];
+    await lift(chosen);
+    return chosen.length;
+  }
+  let lifted = 0;
+  for await (const page of failurePages(deps.state, definitionId)) {
+    await lift(page);
+    lifted += page.length;
+  }
+  return lifted;
+}
+
+/** Failures a page at a time (`quarantined`: see StateStore.pageFailures), so no caller holds the whole list. */
+export async function* failurePages(state: Pick<StateStore, 'pageFailures'>, definitionId: string, quarantined?: boolean, pageSize = FAILURE_PAGE_SIZE): AsyncIterable<FailureRecord[]> {
+  let next: string | undefined;
+  do {
+    const page = await state.pageFailures(definitionId, { quarantined, limit: pageSize, next });
+    if (page.items.length) yield page.items;
+    next = page.next;
+  } while (next);
+}
+
+/** The identities of quarantined rows: only their hashes are held, a short string each. */
+export async function quarantinedIdentities(state: Pick<StateStore, 'pageFailures'>, definitionId: string): Promise<Set<string>> {
+  const hashes = new Set<string>();
+  for await (const page of failurePages(state, definitionId, true)) for (const f of page) hashes.add(f.identityHash);
+  return hashes;
 }

@@ -1,5 +1,6 @@
 import type { Sharding } from '../core/definitions';
 import { conflict, isSyncError, type FieldIssue } from '../core/errors';
+import { sameJson } from '../core/json';
 import { listSpecFor, resolveMapping, type ResolvedMapping } from '../core/mapping';
 import type { ColumnSpec, EnsureListResult, ListTarget } from '../core/ports/list-target';
 import type { TableSchema } from '../core/ports/source';
@@ -207,8 +208,8 @@ async function recordProvisioning(
     const unchanged =
       !version.changed &&
       version.version === current.mappingVersion &&
-      JSON.stringify(lists) === JSON.stringify(current.lists ?? {}) &&
-      JSON.stringify(prepared.schema) === JSON.stringify(current.schemaSnapshot ?? null);
+      sameJson(lists, current.lists ?? {}) &&
+      sameJson(prepared.schema, current.schemaSnapshot ?? null);
     if (unchanged) return { saved: current, version };
     try {
       const saved = await deps.state.putDefinition(
@@ -221,7 +222,7 @@ async function recordProvisioning(
       const fresh = await deps.state.getDefinition(stored.definition.id);
       if (!fresh) throw error;
       // The mapping was resolved for the definition as it was; a replaced definition needs a fresh look.
-      if (JSON.stringify(fresh.definition) !== JSON.stringify(stored.definition)) {
+      if (!sameJson(fresh.definition, stored.definition)) {
         throw conflict('provision', 'state_conflict', `definition '${stored.definition.id}' was replaced while it was being provisioned; run provisioning again`);
       }
       current = fresh;

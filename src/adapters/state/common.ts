@@ -1,4 +1,6 @@
 import { configError, conflict, SyncError, transientError } from '../../core/errors';
+import { redact } from '../../core/ports/logger';
+import type { Page } from '../../core/ports/state';
 
 /** Errors, validation and small helpers that every aggregate and every backend share. */
 
@@ -14,6 +16,23 @@ export const recordTooLarge = (what: string, size: number, limit: number) =>
   configError(MODULE, 'state_record_too_large', `${what} is ${size} characters of JSON, more than the state store keeps (${limit}); store less detail`, {
     status: 413,
   });
+
+/**
+ * Error text as it is stored (run errors, failure reasons): a driver message may echo a
+ * connection string or password, and these records are shown to every reader of the API.
+ */
+export const storedErrorText = <T extends string | null | undefined>(text: T): T => (typeof text === 'string' ? (redact(text) as T) : text);
+
+/** A page of records in the order of a unique text key, fetched as `limit + 1`: the token is the last key kept. */
+export function pageAfterKey<R, T>(rows: R[], limit: number, toItem: (row: R) => T, keyOf: (row: R) => string): Page<T> {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  const items = kept.map(toItem);
+  return rows.length > limit && last ? { items, next: encodePageToken(keyOf(last)) } : { items };
+}
+
+/** The key a page token of `pageAfterKey` continues after ('' = from the start). */
+export const keyAfterToken = (token: string | undefined): string => decodePageToken(token, (v): v is string => typeof v === 'string') ?? '';
 
 export const invalidInput = (message: string) => configError(MODULE, 'state_invalid', message, { status: 422 });
 

@@ -5,6 +5,7 @@ import type {
   DriftReportStore,
   FailoverEvent,
   FailoverStore,
+  FailurePageOptions,
   FailureRecord,
   FailureStore,
   LeaseStore,
@@ -168,6 +169,12 @@ export abstract class ComposedStateStore implements StateStore {
   }
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }) {
     return this.failures.getFailures(definitionId, opts);
+  }
+  pageFailures(definitionId: string, opts?: FailurePageOptions) {
+    return this.failures.pageFailures(definitionId, opts);
+  }
+  getFailuresFor(definitionId: string, identityHashes: string[]) {
+    return this.failures.getFailuresFor(definitionId, identityHashes);
   }
   deleteFailures(definitionId: string, identityHashes: string[]) {
     return this.failures.deleteFailures(definitionId, identityHashes);

@@ -1,6 +1,6 @@
 import { notFound } from '../../core/errors';
 import type { Page, ProgressCounter, RunCounts, RunRecord, RunStore } from '../../core/ports/state';
-import { invalidInput, isoOrThrow, MODULE, pageRequest, stateConflict, type PageRequest } from './common';
+import { invalidInput, isoOrThrow, MODULE, pageRequest, stateConflict, storedErrorText, type PageRequest } from './common';
 
 /**
  * Runs and their progress counters for every backend: which counters exist, that increments are
@@ -69,7 +69,7 @@ export class Runs implements RunStore {
 
   async createRun(run: RunRecord): Promise<void> {
     checkTimes(run);
-    if (!(await this.storage.insert(run))) throw stateConflict(`run '${run.runId}' already exists`);
+    if (!(await this.storage.insert({ ...run, error: storedErrorText(run.error) }))) throw stateConflict(`run '${run.runId}' already exists`);
   }
 
   getRun(runId: string): Promise<RunRecord | null> {
@@ -78,7 +78,7 @@ export class Runs implements RunStore {
 
   async updateRun(runId: string, patch: RunPatch): Promise<RunRecord> {
     checkTimes(patch);
-    return this.found(runId, await this.storage.update(runId, patch));
+    return this.found(runId, await this.storage.update(runId, 'error' in patch ? { ...patch, error: storedErrorText(patch.error) } : patch));
   }
 
   async incrementRun(runId: string, deltas: Partial<Record<ProgressCounter, number>>): Promise<RunRecord> {

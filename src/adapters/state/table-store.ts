@@ -26,6 +26,8 @@ export type TableStateStoreOptions = TableConnection & {
   lookup?: 'point' | 'filter';
   /** Requests in flight for one batch read or write. */
   concurrency?: number;
+  /** How long run-row updates keep retrying under contention (default 25 s); tests shorten it. */
+  counterDeadlineMs?: number;
 };
 
 /** StateStore on Azure Table Storage (DESIGN §4); the layout is described in `table/tables.ts`. */
@@ -33,7 +35,7 @@ export class TableStateStore extends ComposedStateStore {
   private readonly tables: StateTables;
 
   constructor(options: TableStateStoreOptions) {
-    const tables = new StateTables(options, options.tablePrefix ?? 'sync', { lookup: options.lookup ?? 'point', concurrency: options.concurrency ?? 32 });
+    const tables = new StateTables(options, options.tablePrefix ?? 'sync', { lookup: options.lookup ?? 'point', concurrency: options.concurrency ?? 32, counterDeadlineMs: options.counterDeadlineMs });
     super({
       config: new TableConfigStorage(tables),
       ledger: new TableLedgerStorage(tables),

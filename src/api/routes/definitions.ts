@@ -3,7 +3,7 @@ import { createDefinition, deleteDefinition, replaceDefinition, requireDefinitio
 import { applyProvisioning, planProvisioning } from '../../sync/provision';
 import { json } from '../http';
 import { apiRoute, type ApiRoute } from './route';
-import { DefinitionView, IdParams, ListOf, ProvisioningReportSchema, ProvisionQuery, SyncDefinitionReplaceBody, ValidationReportSchema } from './schemas';
+import { DefinitionView, IdParams, ListOf, ProvisioningReportSchema, ProvisionQuery, ReplaceDefinitionQuery, SyncDefinitionReplaceBody, ValidationReportSchema } from './schemas';
 import { created, definitionView, ifMatchOf, noContent, okVersioned } from './views';
 
 /** `/definitions`: sync definitions, their validation and list provisioning (DESIGN §3, §8). */
@@ -58,13 +58,17 @@ export const definitionRoutes: ApiRoute[] = [
     route: 'definitions/{id}',
     tag,
     summary: 'Replace a sync definition',
-    description: 'A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). Honours If-Match.',
+    description:
+      'A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). ' +
+      'Changing key, table or source engine gives every row a new identity: once the lists hold items that is refused (409 naming what changed) unless rebuild=true, ' +
+      'which deletes the old items through the ledger on the next runs and creates them under the new identity. Honours If-Match.',
     params: IdParams,
+    query: ReplaceDefinitionQuery,
     body: SyncDefinitionReplaceBody,
     responses: { 200: { description: 'replaced', schema: DefinitionView, headers: ['ETag'] } },
     errors: [404, 409, 412, 415, 422],
-    async handle({ params, body, request, adminDeps }) {
-      const saved = await replaceDefinition(await adminDeps(), params.id, body, ifMatchOf(request));
+    async handle({ params, query, body, request, adminDeps }) {
+      const saved = await replaceDefinition(await adminDeps(), params.id, body, ifMatchOf(request), { rebuild: query.rebuild });
       return okVersioned(definitionView(saved), saved.etag);
     },
   }),

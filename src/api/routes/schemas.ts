@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SecretRef, SharePointConnectionInput, SourceConnectionInput, SqlIdentifier, SyncDefinitionInput } from '../../core/definitions';
+import { SecretRef, SharePointConnectionInput, SiteId, SourceConnectionInput, SqlIdentifier, SyncDefinitionInput } from '../../core/definitions';
 
 /**
  * The management API's own schemas: route parameters, query strings, bodies that differ from
@@ -21,12 +21,7 @@ export const IdParams = z.object({ id: ConfigId });
  */
 export const TableParams = z.object({ id: ConfigId, schema: SqlIdentifier, table: SqlIdentifier });
 
-/** Graph site ids (`host,guid,guid`): no "/", "?" or "#", so the id cannot steer the Graph URL it is put into. */
-export const SiteId = z
-  .string()
-  .min(1)
-  .max(512)
-  .regex(/^[A-Za-z0-9.,:_-]+$/, 'a Graph site id such as contoso.sharepoint.com,<guid>,<guid>');
+export { SiteId };
 export const SiteParams = z.object({ id: ConfigId, siteId: SiteId });
 
 export const RunId = z
@@ -50,6 +45,11 @@ export const ProvisionQuery = z.object({ dryRun: booleanFlag('true').meta({ desc
 export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   next: z.string().min(1).max(2000).optional().meta({ description: 'the `next` token of the previous page' }),
+});
+export const ReplaceDefinitionQuery = z.object({
+  rebuild: booleanFlag('false').meta({
+    description: 'true: accept a change of key, table or source engine although the lists hold items; the next runs delete the old items (through the ledger) and create them under the new identity',
+  }),
 });
 export const FailuresQuery = z.object({ includeQuarantined: booleanFlag('false') });
 
@@ -123,6 +123,10 @@ export const DefinitionView = z.object({
   activeSourceId: z.string(),
   lists: z.record(z.string(), z.string()).meta({ description: 'shard list display name → list id' }),
   mapping: MappingSummarySchema.nullable(),
+  rebuild: z
+    .object({ requestedAt: z.string(), reason: z.string() })
+    .nullable()
+    .meta({ description: 'a rebuild asked for with ?rebuild=true that has not finished deleting the old items yet' }),
   ...Timestamps,
 });
 

@@ -38,6 +38,7 @@ export function definitionView(stored: StoredDefinition) {
     activeSourceId: stored.activeSourceId,
     lists: stored.lists ?? {},
     mapping: stored.mapping ? summariseMapping(stored.mapping as ResolvedMapping) : null,
+    rebuild: stored.rebuild ?? null,
     createdAt: stored.createdAt,
     updatedAt: stored.updatedAt,
   };

@@ -37,6 +37,18 @@ export interface StoredDefinition extends Versioned {
   schemaSnapshot?: unknown;
   /** Lists provisioned per shard name: shard list display name → list id. */
   lists?: Record<string, string>;
+  /**
+   * Set when the admin changed the identity (key, table, source engine) with `?rebuild=true`:
+   * every full pass then deletes, through the ledger, the items whose identity the source no
+   * longer has (all the old ones); cleared by the first pass that finds none left.
+   */
+  rebuild?: RebuildRequest | null;
+}
+
+export interface RebuildRequest {
+  requestedAt: string;
+  /** What changed, in words (e.g. `the key changes from ["id"] to ["code"]`). */
+  reason: string;
 }
 
 export type LedgerState = 'pending' | 'synced' | 'moving';
@@ -138,6 +150,13 @@ export interface Page<T> {
   next?: string;
 }
 
+export interface FailurePageOptions {
+  quarantined?: boolean;
+  /** At most 1000. */
+  limit?: number;
+  next?: string;
+}
+
 export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected';
 
 /** How a configuration record is saved: `mustNotExist` creates (refusing an existing id), `ifMatch` replaces only that version. */
@@ -213,6 +232,13 @@ export interface RunStore {
 export interface FailureStore {
   putFailure(failure: FailureRecord): Promise<void>;
   getFailures(definitionId: string, opts?: { includeQuarantined?: boolean }): Promise<FailureRecord[]>;
+  /**
+   * Failures a page at a time, in identity-hash order, so a long failure list is never held
+   * whole. `quarantined`: true = only quarantined rows, false = only rows due for a retry, absent = all.
+   */
+  pageFailures(definitionId: string, opts?: FailurePageOptions): Promise<Page<FailureRecord>>;
+  /** The failures of these rows (one or a few round trips); rows without one are absent from the map. */
+  getFailuresFor(definitionId: string, identityHashes: string[]): Promise<Map<string, FailureRecord>>;
   deleteFailures(definitionId: string, identityHashes: string[]): Promise<void>;
 }
 

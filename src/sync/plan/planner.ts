@@ -3,9 +3,10 @@ import { QUEUES } from '../../core/ports/bus';
 import type { ExactValue } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
 import { runLeaseName, type SyncDeps } from '../deps';
-import { recordFailures } from '../failures';
+import { failurePages, quarantinedIdentities, recordFailures } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
+import { finishRebuild } from '../identity-change';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
 import { batchMessages } from './emit';
@@ -39,13 +40,11 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
-  const allFailures = await state.getFailures(def.id, { includeQuarantined: true });
-  const rules: MapRules = { def, mapping, quarantined: new Set(allFailures.filter((f) => f.quarantined).map((f) => f.identityHash)), seen: new Set() };
+  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
 
-  // 1. Rows in the failure list that are due for another attempt, re-read by key.
-  const due = allFailures.filter((f) => !f.quarantined);
-  if (due.length) {
+  // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
+  for await (const due of failurePages(state, def.id, false)) {
     const { rows, gone } = await readDueFailures(source, def, mapping, due);
     plan.read += rows.length;
     await planPage(rows, new Set(due.map((f) => f.identityHash)), rules, ports, plan);
@@ -58,13 +57,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     await planPage(rows, new Set(), rules, ports, plan);
   });
 
-  // 3. Reconcile deletes: every N completed passes, compare all source keys with the ledger.
+  // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
   let reconciled = false;
-  if (progress.passDone && def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))) {
+  const rebuild = stored.rebuild;
+  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const orphans = await findOrphans(source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), state.scanLedger(def.id), mapping);
+    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
     const withoutItem = planOrphanDeletes(orphans, plan);
     if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
+    if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
   }
 
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next: progress.next, passDone: progress.passDone, byList: plan.byList, sample: plan.sample, reconciled };

@@ -1,3 +1,4 @@
+import { BucketDigests, bucketOf } from '../../core/bucket-digest';
 import { identityHash } from '../../core/identity';
 import type { ResolvedMapping } from '../../core/mapping';
 import type { Row } from '../../core/ports/source';
@@ -5,15 +6,63 @@ import type { LedgerEntry } from '../../core/ports/state';
 import { deleteOp } from './compare';
 import type { PlannedRun } from './planned';
 
-/** Ledger entries whose source row is gone (delete reconciliation): every key of the table against every entry. */
-export async function findOrphans(sourceKeys: AsyncIterable<Row[]>, ledger: AsyncIterable<LedgerEntry[]>, mapping: ResolvedMapping): Promise<LedgerEntry[]> {
-  const present = new Set<string>();
-  for await (const keys of sourceKeys) {
-    for (const k of keys) present.add(identityHash(mapping.key.map((c) => k[c]), mapping.keyHints));
+/** What a reconciliation held and read, so its memory can be checked (it never holds every key). */
+export interface ReconcileStats {
+  differingBuckets: number;
+  /** Most source identities held at once (only those of the buckets being compared). */
+  heldSourceIdentities: number;
+  /** Most ledger entries held at once, orphans found so far included. */
+  heldLedgerEntries: number;
+  /** Streams of each side read: one for the digests, one per group of differing buckets. */
+  passes: number;
+}
+
+/** Differing buckets compared per re-read of both sides: at most 1/8 of the table is held at a time. */
+const BUCKETS_PER_PASS = 32;
+
+/**
+ * Ledger entries whose source row is gone (delete reconciliation), without holding every key:
+ * both sides are streamed into per-bucket digests of their identity hashes (src/core/bucket-digest),
+ * then only the buckets that differ are loaded and compared exactly, a group at a time. Each side
+ * is read through a factory because a stream is read more than once. Orphans come in ledger order.
+ */
+export async function findOrphans(
+  sourceKeys: () => AsyncIterable<Row[]>,
+  ledger: () => AsyncIterable<LedgerEntry[]>,
+  mapping: ResolvedMapping,
+  opts: { bucketsPerPass?: number } = {},
+): Promise<{ orphans: LedgerEntry[]; stats: ReconcileStats }> {
+  const identityOf = (k: Row) => identityHash(mapping.key.map((c) => k[c]), mapping.keyHints);
+  const sourceDigests = new BucketDigests();
+  for await (const keys of sourceKeys()) for (const k of keys) sourceDigests.add(identityOf(k));
+  const ledgerDigests = new BucketDigests();
+  for await (const entries of ledger()) for (const e of entries) ledgerDigests.add(e.identityHash);
+
+  const differing = sourceDigests.differingBuckets(ledgerDigests);
+  const stats: ReconcileStats = { differingBuckets: differing.length, heldSourceIdentities: 0, heldLedgerEntries: 0, passes: 1 };
+  const orphans: Array<{ entry: LedgerEntry; position: number }> = [];
+  const groupSize = opts.bucketsPerPass ?? BUCKETS_PER_PASS;
+  for (let i = 0; i < differing.length; i += groupSize) {
+    const group = new Set(differing.slice(i, i + groupSize));
+    stats.passes++;
+    const present = new Set<string>();
+    for await (const keys of sourceKeys()) {
+      for (const k of keys) {
+        const identity = identityOf(k);
+        if (group.has(bucketOf(identity))) present.add(identity);
+      }
+    }
+    stats.heldSourceIdentities = Math.max(stats.heldSourceIdentities, present.size);
+    let position = 0;
+    for await (const entries of ledger()) {
+      for (const e of entries) {
+        position++;
+        if (group.has(bucketOf(e.identityHash)) && !present.has(e.identityHash)) orphans.push({ entry: e, position });
+      }
+    }
+    stats.heldLedgerEntries = Math.max(stats.heldLedgerEntries, orphans.length);
   }
-  const orphans: LedgerEntry[] = [];
-  for await (const entries of ledger) for (const e of entries) if (!present.has(e.identityHash)) orphans.push(e);
-  return orphans;
+  return { orphans: orphans.sort((a, b) => a.position - b.position).map((o) => o.entry), stats };
 }
 
 /**

@@ -75,6 +75,15 @@ describe('creating, reading, replacing and deleting definitions', () => {
     expectProblem(await api.call('GET', '/definitions/typos'), 404);
   });
 
+  it('refuses a target.siteId that could steer the Graph URL (400 at target.siteId), as the API\'s SiteId does', async () => {
+    for (const siteId of ['contoso.sharepoint.com:/sites/x', 'a/../../users', 'site?x=1', 'site#frag']) {
+      const response = await api.call('POST', '/definitions', { body: definition('steer', { target: { connectionId: 'sp', siteId } }) });
+      expectProblem(response, 400);
+      expect(fieldPaths(response)).toEqual(['target.siteId']);
+    }
+    expectProblem(await api.call('GET', '/definitions/steer'), 404);
+  });
+
   it('refuses a second definition with the same id (409)', async () => {
     await create('twice');
     expectProblem(await api.call('POST', '/definitions', { body: definition('twice') }), 409);
@@ -229,6 +238,29 @@ describe('provisioning lists', () => {
     const dated = await api.call('POST', '/definitions/dated/provision?dryRun=false');
     expect(dated.status).toBe(200);
     expect(dated.body).toMatchObject({ lists: [], mappingVersion: 1, onDemand: expect.stringContaining('Dated {yyyy}') });
+  });
+
+  it('refuses a key change once the lists hold items (409 problem naming the key), and accepts it with ?rebuild=true', async () => {
+    await create('rekey', { key: ['id'], sharding: { strategy: 'none', list: 'Rekey' } });
+    const state = await api.state();
+    await state.putLedger([{ definitionId: 'rekey', identityHash: 'a'.repeat(64), listId: 'list-rekey', itemId: '1', contentHash: 'c', state: 'synced' }]);
+    const current = await api.call('GET', '/definitions/rekey');
+    const refused = await api.call('PUT', '/definitions/rekey', { body: { ...current.body.definition, key: ['customer'] } });
+    expectProblem(refused, 409);
+    expect(refused.body.code).toBe('identity_change_refused');
+    expect(refused.body.detail).toContain('rebuild=true');
+    expect(fieldPaths(refused)).toEqual(['key']);
+    expect((await api.call('GET', '/definitions/rekey')).headers.get('etag')).toBe(current.headers.get('etag'));
+
+    const table = await api.call('PUT', '/definitions/rekey', { body: { ...current.body.definition, table: { schema: api.schema, name: 'y' } } });
+    expectProblem(table, 409);
+    expect(fieldPaths(table)).toEqual(['table']);
+
+    const rebuilt = await api.call('PUT', '/definitions/rekey?rebuild=true', { body: { ...current.body.definition, key: ['customer'] } });
+    expect(rebuilt.status).toBe(200);
+    expect(rebuilt.body.definition.key).toEqual(['customer']);
+    expect(rebuilt.body.rebuild).toMatchObject({ requestedAt: expect.any(String), reason: expect.stringContaining('["customer"]') });
+    expectProblem(await api.call('PUT', '/definitions/rekey?rebuild=maybe', { body: current.body.definition }), 400);
   });
 
   it('refuses to move a provisioned definition to another site (409)', async () => {

@@ -89,12 +89,18 @@ export interface ApiHarness {
 
 export const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-export async function startApiHarness(name: string): Promise<ApiHarness> {
+export interface HarnessOptions {
+  /** The state store behind the API: Table Storage on Azurite (default) or PostgreSQL (a schema of its own). */
+  stateStore?: 'table' | 'postgres';
+}
+
+export async function startApiHarness(name: string, options: HarnessOptions = {}): Promise<ApiHarness> {
   const storage = process.env.TEST_STORAGE_CONNECTION;
   if (!storage) throw new Error('TEST_STORAGE_CONNECTION is not set: run the tests through jest (its global setup starts Azurite)');
   const suffix = randomBytes(4).toString('hex');
   const prefix = `api${name}${suffix}`.slice(0, 30);
   const schema = `api_${name}_${suffix}`;
+  const stateSchema = `${schema}_state`.toLowerCase();
   // EnvSecrets maps the reference `pg-test` to SECRET_PG_TEST; a full postgres URL is accepted as the secret.
   process.env.SECRET_PG_TEST = PG_URL;
 
@@ -114,6 +120,7 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
       AzureWebJobsStorage: storage,
       QUEUE_TRANSPORT: 'storage',
       STATE_TABLE_PREFIX: prefix,
+      ...(options.stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: PG_URL, STATE_SQL_SCHEMA: stateSchema } : {}),
       GRAPH_BASE_URL: emulator.url,
       GRAPH_STATIC_TOKEN: 'emulator-token',
       GRAPH_BUDGET_RU_PER_MINUTE: '600000',
@@ -175,6 +182,7 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
       await defaultSourceCache.closeAll();
       await (await current.state()).close();
       await admin.query(`DROP SCHEMA IF EXISTS ${quote(schema)} CASCADE`);
+      await admin.query(`DROP SCHEMA IF EXISTS ${quote(stateSchema)} CASCADE`);
       await admin.end();
       await emulator.close();
     },

@@ -23,6 +23,12 @@ beforeAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
+  it('documents ?rebuild=true on replacing a definition, and the 409 it otherwise answers', () => {
+    const put = doc.paths['/definitions/{id}'].put;
+    expect(put.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'rebuild', in: 'query' })]));
+    expect(put.responses['409']).toBeDefined();
+  });
+
   it('is OpenAPI 3.1 and served without a key, while every other route needs one', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(apiFunctions.filter((f) => f.authLevel === 'anonymous').map((f) => f.route)).toEqual(['openapi.json']);

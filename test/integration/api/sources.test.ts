@@ -1,3 +1,5 @@
+import { resolveMapping } from '../../../src/core/mapping';
+import { ordersDefinition } from '../../unit/fixtures';
 import { expectProblem, fieldPaths, pgSource, quote, spConnection, startApiHarness, type ApiHarness } from './harness';
 
 /** `/api/sources`: source connections, their probe and introspection, over real PostgreSQL and Azurite. */
@@ -11,6 +13,8 @@ beforeAll(async () => {
   await api.sql(`CREATE TABLE ${s}.y (id int PRIMARY KEY)`);
   await api.sql(`CREATE TABLE ${s}."Mixed Case ü" ("Key Col" uuid PRIMARY KEY, "select" text)`);
   await api.sql(`CREATE TABLE ${s}."v1.orders" (id int PRIMARY KEY)`);
+  await api.sql(`CREATE SCHEMA ${quote(`${api.schema}_sp`)}`);
+  await api.sql(`CREATE TABLE ${quote(`${api.schema}_sp`)}.reserved_names ("ID" int PRIMARY KEY, "Title" text, "Created" timestamptz, "Title_1" text, blob bytea)`);
   await api.sql(`CREATE SCHEMA ${quote(`${api.schema}.v2`)}`);
   await api.sql(`CREATE TABLE ${quote(`${api.schema}.v2`)}.lines (line int PRIMARY KEY)`);
 });
@@ -18,6 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.sql(`DROP SCHEMA IF EXISTS ${quote(`${api.schema}.v2`)} CASCADE`);
+  await api?.sql(`DROP SCHEMA IF EXISTS ${quote(`${api.schema}_sp`)} CASCADE`);
   await api?.close();
 });
 
@@ -180,6 +185,18 @@ describe('introspection', () => {
     expect(byName.amount).toMatchObject({ spType: 'number', decimalPlaces: 2 });
     expect(byName.placed).toMatchObject({ spType: 'dateTime' });
     expect(byName.payload).toMatchObject({ spType: null, supported: false });
+  });
+
+  it('proposes the names provisioning really creates for columns named after SharePoint fields (Title_1, ID_1, Created_1)', async () => {
+    const response = await api.call('GET', `/sources/pg-intro/tables/${encodeURIComponent(`${api.schema}_sp`)}.reserved_names`);
+    expect(response.status).toBe(200);
+    const proposed = response.body.columns.map((c: { name: string; proposed: { name: string } }) => [c.name, c.proposed.name]);
+    // Title_1 is taken by the renamed Title, so the source column Title_1 becomes Title_1_1, as resolveMapping names it.
+    expect(proposed).toEqual([['ID', 'ID_1'], ['Title', 'Title_1'], ['Created', 'Created_1'], ['Title_1', 'Title_1_1'], ['blob', 'blob']]);
+    const table = { schema: `${api.schema}_sp`, name: 'reserved_names' };
+    const definition = ordersDefinition({ table, key: ['ID'], fields: ['ID', 'Title', 'Created', 'Title_1'].map((source) => ({ source })) });
+    const mapping = resolveMapping(definition, response.body); // the described table is the introspected schema plus proposals
+    expect(mapping.fields.map((f) => f.target)).toEqual(['ID_1', 'Title_1', 'Created_1', 'Title_1_1']);
   });
 
   it('describes awkward names (mixed case, spaces, unicode, reserved words)', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { odata, TableClient } from '@azure/data-tables';
 import { isSyncError } from '../../../src/core/errors';
+import type { RunRecord } from '../../../src/core/ports/state';
 import { TableStateStore } from '../../../src/adapters/state/table-store';
 import { decodeKey, encodeKey } from '../../../src/adapters/state/table/keys';
 import { runStateStoreContract } from './contract/index';
@@ -25,10 +26,38 @@ runStateStoreContract('Azure Table Storage (Azurite)', async () => {
   };
 });
 
+const runningRun = (runId: string, definitionId: string, extra: Partial<RunRecord>): RunRecord => ({
+  runId,
+  definitionId,
+  mode: 'incremental',
+  trigger: 'manual',
+  status: 'running',
+  startedAt: new Date().toISOString(),
+  counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 },
+  batchesExpected: 0,
+  batchesSettled: 0,
+  ...extra,
+});
+
 describe('Table Storage specifics', () => {
   const store = new TableStateStore({ connectionString, tablePrefix: `${prefix}x` });
   beforeAll(() => store.init());
   afterAll(() => store.dropAll());
+
+  it('contention on a run row that outlasts the retries is transient (state_unavailable), never a config-class state_conflict', async () => {
+    const impatient = new TableStateStore({ connectionString, tablePrefix: `${prefix}x`, counterDeadlineMs: 0 });
+    const runId = `run-${randomBytes(4).toString('hex')}`;
+    await store.createRun(runningRun(runId, 'def-hot', { mode: 'incremental', trigger: 'schedule' }));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) => (i % 2 ? impatient.incrementRun(runId, { batchesSettled: 1 }) : impatient.incrementRunOnce(runId, `batch-${i}`, { batchesSettled: 1 }))),
+    );
+    const errors = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+    expect(errors.length).toBeGreaterThan(0); // 24 writers on one row with no time to retry: some lose
+    for (const error of errors) {
+      expect(isSyncError(error, 'state_unavailable')).toBe(true);
+      expect((error as { transient: boolean }).transient).toBe(true);
+    }
+  });
 
   it('key escaping is reversible and leaves no character Table Storage forbids', () => {
     for (const raw of ['a/b\\c#d?e', 'x_y~z', '\u0000\u001f\u007f\u009f', 'plain-Id.1', 'ä€😀', '~41']) {
@@ -43,18 +72,7 @@ describe('Table Storage specifics', () => {
     const plan = { writes: 'z'.repeat(600_000) };
     let caught: unknown;
     try {
-      await store.createRun({
-        runId,
-        definitionId: 'def-big',
-        mode: 'dryRun',
-        trigger: 'manual',
-        status: 'running',
-        startedAt: new Date().toISOString(),
-        counts: { read: 0, created: 0, updated: 0, unchanged: 0, moved: 0, deleted: 0, failed: 0 },
-        batchesExpected: 0,
-        batchesSettled: 0,
-        plan,
-      });
+      await store.createRun(runningRun(runId, 'def-big', { mode: 'dryRun', trigger: 'manual', plan }));
     } catch (error) {
       caught = error;
     }

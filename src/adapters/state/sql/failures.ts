@@ -1,5 +1,5 @@
-import type { FailureRecord } from '../../../core/ports/state';
-import { iso, isoOrThrow } from '../common';
+import type { FailureRecord, Page } from '../../../core/ports/state';
+import { iso, isoOrThrow, keyAfterToken, pageAfterKey, type PageRequest } from '../common';
 import type { FailureStorage } from '../failures';
 import { bind, placeholders, type SqlDb } from './db';
 
@@ -38,6 +38,24 @@ export class SqlFailureStorage implements FailureStorage {
       `SELECT * FROM ${this.table} WHERE definition_id = @definitionId${includeQuarantined ? '' : ' AND quarantined = @quarantined'} ORDER BY identity_hash`,
       { definitionId: bind.key(definitionId), ...(includeQuarantined ? {} : { quarantined: bind.bit(false) }) },
     );
+    return res.rows.map((r) => this.toFailure(definitionId, r));
+  }
+
+  async page(definitionId: string, quarantined: boolean | undefined, request: PageRequest): Promise<Page<FailureRecord>> {
+    const where = `definition_id = @definitionId AND identity_hash > @after${quarantined === undefined ? '' : ' AND quarantined = @quarantined'}`;
+    const res = await this.db.query<FailureRow>(
+      'reading a page of row failures',
+      this.db.dialect.selectFirst('@take', { columns: '*', from: this.table, where, orderBy: 'identity_hash' }),
+      { definitionId: bind.key(definitionId), after: bind.key(keyAfterToken(request.next)), take: bind.int(request.limit + 1), ...(quarantined === undefined ? {} : { quarantined: bind.bit(quarantined) }) },
+    );
+    return pageAfterKey(res.rows, request.limit, (r) => this.toFailure(definitionId, r), (r) => r.identity_hash);
+  }
+
+  async readMany(definitionId: string, identityHashes: string[]): Promise<FailureRecord[]> {
+    const res = await this.db.query<FailureRow>('reading row failures', `SELECT * FROM ${this.table} WHERE definition_id = @definitionId AND ${this.db.dialect.keyIn('identity_hash', '@hashes')}`, {
+      definitionId: bind.key(definitionId),
+      hashes: bind.keys(identityHashes),
+    });
     return res.rows.map((r) => this.toFailure(definitionId, r));
   }
 

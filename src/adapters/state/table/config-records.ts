@@ -1,8 +1,8 @@
 import { odata, type TableEntity } from '@azure/data-tables';
 import type { ConfigKind, ConfigStorage, RecordVersion, ReplaceOutcome, StoredDocument } from '../config-records';
-import { backoff, stateConflict } from '../common';
+import { backoff } from '../common';
 import { checkEntitySize, encodeKey, getJson, putJson, str, type Props } from './keys';
-import { CONTENTION_ATTEMPTS, fail, isStatus, type Row, type StateTables } from './tables';
+import { CONTENTION_ATTEMPTS, fail, isStatus, stillContended, type Row, type StateTables } from './tables';
 
 /**
  * Configuration records in `<p>Config`: PK = kind, RK = id, the document as chunked JSON and the
@@ -51,7 +51,7 @@ export class TableConfigStorage implements ConfigStorage {
         if (!isStatus(error, 404, 412)) fail(error, `saving ${kind} '${id}'`);
       }
     }
-    throw stateConflict(`saving ${kind} '${id}': the record kept changing; retry`);
+    throw stillContended(`saving ${kind} '${id}'`);
   }
 
   async read(kind: ConfigKind, id: string): Promise<StoredDocument | null> {

@@ -1,6 +1,6 @@
 import { odata } from '@azure/data-tables';
-import type { FailureRecord } from '../../../core/ports/state';
-import { mapLimit } from '../common';
+import type { FailureRecord, Page } from '../../../core/ports/state';
+import { keyAfterToken, mapLimit, pageAfterKey, type PageRequest } from '../common';
 import type { FailureStorage } from '../failures';
 import { decodeKey, encodeKey, getJson, getText, num, putJson, putText, str, type Props } from './keys';
 import type { Row, StateTables } from './tables';
@@ -29,6 +29,19 @@ export class TableFailureStorage implements FailureStorage {
     let filter = odata`PartitionKey eq ${encodeKey(definitionId)}`;
     if (!includeQuarantined) filter += ` and ${odata`quarantined eq ${false}`}`;
     return (await this.tables.query('Failures', filter)).map((row) => toFailure(definitionId, row));
+  }
+
+  async page(definitionId: string, quarantined: boolean | undefined, request: PageRequest): Promise<Page<FailureRecord>> {
+    // Row keys are encoded hashes; the encoding keeps hex hashes in order, and the token is the row key itself.
+    let filter = `${odata`PartitionKey eq ${encodeKey(definitionId)}`} and ${odata`RowKey gt ${keyAfterToken(request.next)}`}`;
+    if (quarantined !== undefined) filter += ` and ${odata`quarantined eq ${quarantined}`}`;
+    const rows = await this.tables.query('Failures', filter, request.limit + 1, request.limit + 1);
+    return pageAfterKey(rows, request.limit, (row) => toFailure(definitionId, row), (row) => row.rowKey ?? '');
+  }
+
+  async readMany(definitionId: string, identityHashes: string[]): Promise<FailureRecord[]> {
+    const rows = await this.tables.getMany('Failures', encodeKey(definitionId), identityHashes.map(encodeKey));
+    return [...rows.values()].map((row) => toFailure(definitionId, row));
   }
 
   async remove(definitionId: string, identityHashes: string[]): Promise<void> {

@@ -3,7 +3,7 @@ import type { Page, RunRecord } from '../../../core/ports/state';
 import { backoff, isoOrThrow, type PageRequest } from '../common';
 import { applyDeltas, COUNT_KEYS, type CounterDeltas, type RunPatch, type RunStorage } from '../runs';
 import { checkEntitySize, encodeKey, getJson, getText, invertedTime, num, putJson, putText, str, type Props } from './keys';
-import { fail, isStatus, type Row, type StateTables } from './tables';
+import { fail, isStatus, stillContended, type Row, type StateTables } from './tables';
 
 /**
  * Runs on Table Storage: the run row lives in its definition's partition of `<p>Runs` under an
@@ -104,14 +104,15 @@ export class TableRunStorage implements RunStorage {
 
   /** Runs `write` on the current row until it is not refused with 412 (someone else wrote first) or the deadline passes; null when the row is gone. */
   private async underEtag(runId: string, location: RunLocation, write: (row: Row) => Promise<RunRecord | null>): Promise<RunRecord | null> {
-    const deadline = Date.now() + COUNTER_DEADLINE_MS;
+    const deadline = Date.now() + (this.tables.options.counterDeadlineMs ?? COUNTER_DEADLINE_MS);
     for (let attempt = 0; ; attempt++) {
       const row = await this.tables.get('Runs', location.pk, location.rk);
       if (!row) return null;
       try {
         return await write(row);
       } catch (error) {
-        if (!isStatus(error, 412) || Date.now() > deadline) fail(error, `updating run '${runId}'`);
+        if (!isStatus(error, 412)) fail(error, `updating run '${runId}'`);
+        if (Date.now() > deadline) throw stillContended(`updating run '${runId}'`, error);
         await backoff(attempt, 2, 50);
       }
     }

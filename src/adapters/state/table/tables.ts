@@ -46,6 +46,9 @@ export function fail(error: unknown, what: string): never {
   throw stateUnavailable(`${what}: Table Storage is unavailable`, error);
 }
 
+/** Contention that outlasted the retries is transient: the caller's retry (a redelivery) will get through. */
+export const stillContended = (what: string, error?: unknown) => stateUnavailable(`${what}: kept colliding with concurrent writers; retry later`, error);
+
 /** The character after a prefix's last: `RowKey ge 'k_' and RowKey lt 'k`'` selects exactly the `k_` rows. */
 export const after = (prefix: string) => prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 
@@ -54,6 +57,8 @@ export interface TableAccessOptions {
   lookup: 'point' | 'filter';
   /** Requests in flight for one batch read or write. */
   concurrency: number;
+  /** How long run-row updates keep retrying under contention; unset = the default. */
+  counterDeadlineMs?: number;
 }
 
 export class StateTables {
