@@ -91,7 +91,7 @@ export type paths = {
     get: operations["definitionsGet"];
     /**
      * Replace a sync definition
-     * @description A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). Honours If-Match.
+     * @description A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). Changing key, table or source engine gives every row a new identity: once the lists hold items that is refused (409 naming what changed) unless rebuild=true, which deletes the old items through the ledger on the next runs and creates them under the new identity. Honours If-Match.
      */
     put: operations["definitionsReplace"];
     /**
@@ -446,6 +446,11 @@ export type components = {
           }[];
         hash: string;
       }) | null;
+      /** @description a rebuild asked for with ?rebuild=true that has not finished deleting the old items yet */
+      rebuild: {
+        requestedAt: string;
+        reason: string;
+      } | null;
       createdAt?: string;
       updatedAt?: string;
     };
@@ -1620,6 +1625,11 @@ export type operations = {
                     }[];
                   hash: string;
                 }) | null;
+                /** @description a rebuild asked for with ?rebuild=true that has not finished deleting the old items yet */
+                rebuild: {
+                  requestedAt: string;
+                  reason: string;
+                } | null;
                 createdAt?: string;
                 updatedAt?: string;
               })[];
@@ -1750,10 +1760,14 @@ export type operations = {
   };
   /**
    * Replace a sync definition
-   * @description A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). Honours If-Match.
+   * @description A changed field mapping makes the next run rescan (hash compare keeps writes to rows that really changed). The target cannot change once lists are provisioned (409). Changing key, table or source engine gives every row a new identity: once the lists hold items that is refused (409 naming what changed) unless rebuild=true, which deletes the old items through the ledger on the next runs and creates them under the new identity. Honours If-Match.
    */
   definitionsReplace: {
     parameters: {
+      query?: {
+        /** @description true: accept a change of key, table or source engine although the lists hold items; the next runs delete the old items (through the ledger) and create them under the new identity */
+        rebuild?: "true" | "false";
+      };
       header?: {
         /** @description the ETag last read; the request fails with 412 when the resource changed since */
         "If-Match"?: string;
