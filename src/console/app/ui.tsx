@@ -171,3 +171,22 @@ export function formatDuration(startedAt: string, finishedAt?: string | null): s
   const ms = new Date(finishedAt).getTime() - new Date(startedAt).getTime();
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
+
+/** A table with its caption (its accessible name) and column headers; rows come as children. */
+export function DataTable({ caption, columns, children }: { caption: string; columns: string[]; children: ComponentChildren }) {
+  return (
+    <table>
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}

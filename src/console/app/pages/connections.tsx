@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Body, Ok } from '../api';
-import { ChangeButton, ErrorMessage, Loading, Section, SelectField, TextField, CheckboxField, useAction, useConsole, useLoad } from '../ui';
+import { ChangeButton, ErrorMessage, Loading, Section, SelectField, TextField, CheckboxField, useAction, useConsole, useLoad, DataTable } from '../ui';
 
 /** Source (SQL) and SharePoint connections: create, edit, test, browse. Secrets only as references. */
 
@@ -73,35 +73,25 @@ function SourcesSection() {
     <Section title="SQL sources">
       {sources.error ? <ErrorMessage error={sources.error} /> : !sources.data ? <Loading what="sources" /> : null}
       {sources.data && sources.data.items.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Server</th>
-              <th scope="col">Secret reference</th>
-              <th scope="col">Actions</th>
+        <DataTable caption="Source connections" columns={['Id', 'Server', 'Secret reference', 'Actions']}>
+          {sources.data.items.map((s) => (
+            <tr key={s.id}>
+              <th scope="row">{s.id}</th>
+              <td>
+                {s.engine} {s.host}:{s.port} / {s.database} as {s.user}
+              </td>
+              <td>
+                <code>{s.secretRef}</code>
+              </td>
+              <td>
+                <SourceTest id={s.id} />
+                <ChangeButton kind="secondary" onClick={() => setEditing(s.id)}>
+                  Edit {s.id}
+                </ChangeButton>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {sources.data.items.map((s) => (
-              <tr key={s.id}>
-                <th scope="row">{s.id}</th>
-                <td>
-                  {s.engine} {s.host}:{s.port} / {s.database} as {s.user}
-                </td>
-                <td>
-                  <code>{s.secretRef}</code>
-                </td>
-                <td>
-                  <SourceTest id={s.id} />
-                  <ChangeButton kind="secondary" onClick={() => setEditing(s.id)}>
-                    Edit {s.id}
-                  </ChangeButton>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       {editing && sources.data?.items.find((s) => s.id === editing) ? (
         <SourceForm
@@ -205,24 +195,15 @@ function SharePointSection() {
     <Section title="SharePoint connections">
       {connections.error ? <ErrorMessage error={connections.error} /> : !connections.data ? <Loading what="SharePoint connections" /> : null}
       {connections.data && connections.data.items.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Id</th>
-              <th scope="col">Tenant</th>
-              <th scope="col">Authentication</th>
+        <DataTable caption="SharePoint connections" columns={['Id', 'Tenant', 'Authentication']}>
+          {connections.data.items.map((c) => (
+            <tr key={c.id}>
+              <th scope="row">{c.id}</th>
+              <td>{c.tenantId}</td>
+              <td>{c.auth.kind === 'managedIdentity' ? 'managed identity' : `${c.auth.kind} (${c.auth.secretRef})`}</td>
             </tr>
-          </thead>
-          <tbody>
-            {connections.data.items.map((c) => (
-              <tr key={c.id}>
-                <th scope="row">{c.id}</th>
-                <td>{c.tenantId}</td>
-                <td>{c.auth.kind === 'managedIdentity' ? 'managed identity' : `${c.auth.kind} (${c.auth.secretRef})`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       {connections.data?.items.map((c) => <SiteBrowser key={c.id} connectionId={c.id} />)}
       {canChange && <SharePointForm key={connections.data?.items.length ?? 0} onSaved={connections.reload} />}

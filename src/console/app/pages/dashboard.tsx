@@ -1,7 +1,7 @@
 import { nextOccurrence, parseNcrontab } from '../../../core/ncrontab';
 import type { Definition, Ok, Run } from '../api';
 import { healthText } from './failover';
-import { ErrorMessage, Loading, Section, formatDuration, useConsole, useLoad } from '../ui';
+import { ErrorMessage, Loading, Section, formatDuration, useConsole, useLoad, DataTable } from '../ui';
 
 /** Every definition with its last run and next slot, and the Graph writes per hour per tenant. */
 
@@ -80,35 +80,23 @@ export function DashboardPage() {
             No definitions yet. <a href="#/wizard">Create one with the wizard</a>.
           </p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Definition</th>
-                <th scope="col">Last run</th>
-                <th scope="col">Counts</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Next scheduled slot</th>
-                <th scope="col">Active source and health</th>
+          <DataTable caption="Every definition with its last run" columns={['Definition', 'Last run', 'Counts', 'Duration', 'Next scheduled slot', 'Active source and health']}>
+            {data.map(({ view, lastRun, active }) => (
+              <tr key={view.definition.id}>
+                <th scope="row">
+                  <a href={`#/definitions/${encodeURIComponent(view.definition.id)}`}>{view.definition.displayName || view.definition.id}</a>
+                  {view.definition.enabled === false && ' (disabled)'}
+                </th>
+                <td>{lastRun ? <span class={`status-${lastRun.status}`}>{lastRun.status}</span> : 'never run'}</td>
+                <td>{lastRun ? `${lastRun.counts.created} created, ${lastRun.counts.updated} updated, ${lastRun.counts.deleted} deleted, ${lastRun.counts.failed} failed` : '–'}</td>
+                <td>{lastRun ? formatDuration(lastRun.startedAt, lastRun.finishedAt) : '–'}</td>
+                <td>{nextSlot(view.definition.schedule)}</td>
+                <td>
+                  {view.activeSourceId}: {active ? healthText(active) : 'unknown'}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {data.map(({ view, lastRun, active }) => (
-                <tr key={view.definition.id}>
-                  <th scope="row">
-                    <a href={`#/definitions/${encodeURIComponent(view.definition.id)}`}>{view.definition.displayName || view.definition.id}</a>
-                    {view.definition.enabled === false && ' (disabled)'}
-                  </th>
-                  <td>{lastRun ? <span class={`status-${lastRun.status}`}>{lastRun.status}</span> : 'never run'}</td>
-                  <td>{lastRun ? `${lastRun.counts.created} created, ${lastRun.counts.updated} updated, ${lastRun.counts.deleted} deleted, ${lastRun.counts.failed} failed` : '–'}</td>
-                  <td>{lastRun ? formatDuration(lastRun.startedAt, lastRun.finishedAt) : '–'}</td>
-                  <td>{nextSlot(view.definition.schedule)}</td>
-                  <td>
-                    {view.activeSourceId}: {active ? healthText(active) : 'unknown'}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )}
       </Section>
       <Section title="Graph writes per hour">

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../api';
 import { FailoverSection } from './failover';
-import { ChangeButton, ErrorMessage, Loading, Section, formatDuration, useAction, useConsole, useLoad } from '../ui';
+import { ChangeButton, DataTable, ErrorMessage, Loading, Section, formatDuration, useAction, useConsole, useLoad } from '../ui';
 
 /**
  * One definition: start runs and watch them (progress from batches settled ÷ expected), the
@@ -32,30 +32,18 @@ function planSample(run: Run): PlanSample[] {
 function PlannedPerList({ run }: { run: Run }) {
   const byList = (run.plan as RecordedPlan | undefined)?.byList ?? {};
   return (
-    <table>
-      <caption>What the dry run would do, per list</caption>
-      <thead>
-        <tr>
-          {['List', 'Create', 'Update', 'Move', 'Delete', 'Unchanged'].map((h) => (
-            <th scope="col" key={h}>
-              {h}
-            </th>
-          ))}
+    <DataTable caption="What the dry run would do, per list" columns={['List', 'Create', 'Update', 'Move', 'Delete', 'Unchanged']}>
+      {Object.entries(byList).map(([list, c]) => (
+        <tr key={list}>
+          <th scope="row">{list}</th>
+          <td>{c.create}</td>
+          <td>{c.update}</td>
+          <td>{c.move}</td>
+          <td>{c.delete}</td>
+          <td>{c.unchanged}</td>
         </tr>
-      </thead>
-      <tbody>
-        {Object.entries(byList).map(([list, c]) => (
-          <tr key={list}>
-            <th scope="row">{list}</th>
-            <td>{c.create}</td>
-            <td>{c.update}</td>
-            <td>{c.move}</td>
-            <td>{c.delete}</td>
-            <td>{c.unchanged}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 
@@ -146,25 +134,15 @@ function PlanSampleTable({ run }: { run: Run }) {
           ))}
         </select>
       </div>
-      <table>
-        <caption>Plan sample of the dry run ({rows.length} rows shown; the run keeps a sample of at most 20)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Operation</th>
-            <th scope="col">Key</th>
-            <th scope="col">List</th>
+      <DataTable caption={`Plan sample of the dry run (${rows.length} rows shown; the run keeps a sample of at most 20)`} columns={['Operation', 'Key', 'List']}>
+        {rows.map((s, i) => (
+          <tr key={i}>
+            <td>{s.op}</td>
+            <td>{JSON.stringify(s.key)}</td>
+            <td>{s.fromList ? `${s.fromList} → ${s.list}` : s.list}</td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((s, i) => (
-            <tr key={i}>
-              <td>{s.op}</td>
-              <td>{JSON.stringify(s.key)}</td>
-              <td>{s.fromList ? `${s.fromList} → ${s.list}` : s.list}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }
@@ -194,37 +172,24 @@ function RunsSection({ id, watching, setWatching }: { id: string; watching?: str
       {watching && <RunProgress key={watching} runId={watching} onFinished={runs.reload} />}
       {runs.error ? <ErrorMessage error={runs.error} /> : !runs.data ? <Loading what="runs" /> : null}
       {runs.data && (
-        <table>
-          <caption>Run history, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Mode</th>
-              <th scope="col">Status</th>
-              <th scope="col">Started</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Created / updated / moved / deleted / failed</th>
+        <DataTable caption="Run history, newest first" columns={['Run', 'Mode', 'Status', 'Started', 'Duration', 'Created / updated / moved / deleted / failed']}>
+          {runs.data.items.map((r) => (
+            <tr key={r.runId}>
+              <th scope="row">
+                <button type="button" class="link" onClick={() => setWatching(r.runId)}>
+                  {r.runId}
+                </button>
+              </th>
+              <td>{r.mode}</td>
+              <td class={`status-${r.status}`}>{r.status}</td>
+              <td>{r.startedAt}</td>
+              <td>{formatDuration(r.startedAt, r.finishedAt)}</td>
+              <td>
+                {r.counts.created} / {r.counts.updated} / {r.counts.moved} / {r.counts.deleted} / {r.counts.failed}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {runs.data.items.map((r) => (
-              <tr key={r.runId}>
-                <th scope="row">
-                  <button type="button" class="link" onClick={() => setWatching(r.runId)}>
-                    {r.runId}
-                  </button>
-                </th>
-                <td>{r.mode}</td>
-                <td class={`status-${r.status}`}>{r.status}</td>
-                <td>{r.startedAt}</td>
-                <td>{formatDuration(r.startedAt, r.finishedAt)}</td>
-                <td>
-                  {r.counts.created} / {r.counts.updated} / {r.counts.moved} / {r.counts.deleted} / {r.counts.failed}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
     </Section>
   );
@@ -245,33 +210,21 @@ function FailuresSection({ id }: { id: string }) {
       {failures.data && items.length === 0 && <p>No rows were refused.</p>}
       {items.length > 0 && (
         <>
-          <table>
-            <caption>Rows SharePoint refused, retried by key on later runs</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">State</th>
-                <th scope="col">Action</th>
+          <DataTable caption="Rows SharePoint refused, retried by key on later runs" columns={['Key', 'Reason', 'Attempts', 'State', 'Action']}>
+            {items.map((f) => (
+              <tr key={f.identityHash}>
+                <th scope="row">{JSON.stringify(f.key)}</th>
+                <td>{f.lastError}</td>
+                <td>{f.attempts}</td>
+                <td>{f.quarantined ? 'quarantined' : 'retried on the next run'}</td>
+                <td>
+                  <ChangeButton kind="secondary" busy={retry.busy} onClick={() => void retry.run([f.identityHash])}>
+                    Retry {JSON.stringify(f.key)}
+                  </ChangeButton>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((f) => (
-                <tr key={f.identityHash}>
-                  <th scope="row">{JSON.stringify(f.key)}</th>
-                  <td>{f.lastError}</td>
-                  <td>{f.attempts}</td>
-                  <td>{f.quarantined ? 'quarantined' : 'retried on the next run'}</td>
-                  <td>
-                    <ChangeButton kind="secondary" busy={retry.busy} onClick={() => void retry.run([f.identityHash])}>
-                      Retry {JSON.stringify(f.key)}
-                    </ChangeButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
           <ChangeButton busy={retry.busy} onClick={() => void retry.run()}>
             Retry all failures
           </ChangeButton>
@@ -292,31 +245,20 @@ function MovesSection({ id }: { id: string }) {
       {moves.data.items.length === 0 ? (
         <p>No item has moved between lists.</p>
       ) : (
-        <table>
-          <caption>Items moved between shard lists</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">From list / item</th>
-              <th scope="col">To list / item</th>
-              <th scope="col">Run</th>
+        <DataTable caption="Items moved between shard lists" columns={['When', 'From list / item', 'To list / item', 'Run']}>
+          {moves.data.items.map((m) => (
+            <tr key={m.moveId}>
+              <td>{m.at}</td>
+              <td>
+                {m.from.listId} / {m.from.itemId}
+              </td>
+              <td>
+                {m.to.listId} / {m.to.itemId}
+              </td>
+              <td>{m.runId ?? ''}</td>
             </tr>
-          </thead>
-          <tbody>
-            {moves.data.items.map((m) => (
-              <tr key={m.moveId}>
-                <td>{m.at}</td>
-                <td>
-                  {m.from.listId} / {m.from.itemId}
-                </td>
-                <td>
-                  {m.to.listId} / {m.to.itemId}
-                </td>
-                <td>{m.runId ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
     </Section>
   );

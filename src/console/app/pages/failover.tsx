@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Ok } from '../api';
-import { ChangeButton, ErrorMessage, Loading, Section, useAction, useConsole, useLoad } from '../ui';
+import { ChangeButton, ErrorMessage, Loading, Section, useAction, useConsole, useLoad, DataTable } from '../ui';
 
 /** A definition's sources with their health, its failover events, and manual failover. */
 
@@ -38,27 +38,16 @@ export function FailoverSection({ id, onFailover }: { id: string; onFailover(run
     <Section title="Sources and failover">
       {sources.error ? <ErrorMessage error={sources.error} /> : !sources.data ? <Loading what="sources" /> : null}
       {sources.data && (
-        <table>
-          <caption>Sources, primary first, with what the last probes saw</caption>
-          <thead>
-            <tr>
-              <th scope="col">Source</th>
-              <th scope="col">Role</th>
-              <th scope="col">Health</th>
-              <th scope="col">Last probe</th>
+        <DataTable caption="Sources, primary first, with what the last probes saw" columns={['Source', 'Role', 'Health', 'Last probe']}>
+          {sources.data.items.map((s) => (
+            <tr key={s.connectionId}>
+              <th scope="row">{s.connectionId}</th>
+              <td>{s.role}</td>
+              <td class={s.health && s.health.consecutiveFailures > 0 ? 'error' : undefined}>{healthText(s)}</td>
+              <td>{s.health?.lastProbeAt ?? '–'}</td>
             </tr>
-          </thead>
-          <tbody>
-            {sources.data.items.map((s) => (
-              <tr key={s.connectionId}>
-                <th scope="row">{s.connectionId}</th>
-                <td>{s.role}</td>
-                <td class={s.health && s.health.consecutiveFailures > 0 ? 'error' : undefined}>{healthText(s)}</td>
-                <td>{s.health?.lastProbeAt ?? '–'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       {canChange && secondaries.length > 0 && (
         <fieldset>
@@ -87,33 +76,21 @@ export function FailoverSection({ id, onFailover }: { id: string; onFailover(run
       )}
       {events.error ? <ErrorMessage error={events.error} /> : null}
       {events.data && events.data.items.length > 0 && (
-        <table>
-          <caption>Failover events, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">From → to</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Cursor</th>
-              <th scope="col">Reason</th>
+        <DataTable caption="Failover events, newest first" columns={['When', 'From → to', 'Trigger', 'Cursor', 'Reason']}>
+          {events.data.items.map((e) => (
+            <tr key={e.eventId}>
+              <td>{e.at}</td>
+              <td>
+                {e.from} → {e.to}
+              </td>
+              <td>
+                {e.trigger} by {e.by}
+              </td>
+              <td>{e.appliedPolicy === e.cursorPolicy ? e.appliedPolicy : `${e.appliedPolicy} (asked ${e.cursorPolicy})`}</td>
+              <td>{e.reason}</td>
             </tr>
-          </thead>
-          <tbody>
-            {events.data.items.map((e) => (
-              <tr key={e.eventId}>
-                <td>{e.at}</td>
-                <td>
-                  {e.from} → {e.to}
-                </td>
-                <td>
-                  {e.trigger} by {e.by}
-                </td>
-                <td>{e.appliedPolicy === e.cursorPolicy ? e.appliedPolicy : `${e.appliedPolicy} (asked ${e.cursorPolicy})`}</td>
-                <td>{e.reason}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
     </Section>
   );

@@ -5,7 +5,7 @@ import { isValidNcrontab, nextOccurrence, parseNcrontab } from '../../../core/nc
 import type { ColumnInfo } from '../../../core/ports/source';
 import { shardList } from '../../../core/sharding';
 import type { DefinitionInput, TableDescription } from '../api';
-import { CheckboxField, SelectField, TextField } from '../ui';
+import { CheckboxField, SelectField, TextField, DataTable } from '../ui';
 
 /**
  * The wizard's steps after the table is chosen. Each edits one part of the draft definition
@@ -34,51 +34,39 @@ export function FieldsStep({ draft, table, update }: StepProps) {
   };
   return (
     <>
-      <table>
-        <caption>Columns of {table.table.schema}.{table.table.name}: the SharePoint names and types provisioning will use</caption>
-        <thead>
-          <tr>
-            <th scope="col">Sync</th>
-            <th scope="col">Column</th>
-            <th scope="col">SharePoint column name</th>
-            <th scope="col">SharePoint type</th>
-            <th scope="col">Notes</th>
-          </tr>
-        </thead>
-        <tbody>
-          {table.columns.map((c) => {
-            const field = chosen.get(c.name);
-            return (
-              <tr key={c.name}>
-                <td>
-                  <CheckboxField label={`Sync ${c.name}`} checked={Boolean(field)} onChange={(on) => setField(c, on)} />
-                </td>
-                <th scope="row">
-                  {c.name} <span class="hint">{c.nativeType}{c.nullable ? ', nullable' : ''}</span>
-                </th>
-                <td>
-                  {field ? <TextField label={`SharePoint name for ${c.name}`} value={field.target ?? c.proposed.name} onInput={(target) => setField(c, true, { target })} /> : c.proposed.name}
-                </td>
-                <td>
-                  {field && c.proposed.supported ? (
-                    <SelectField label={`Type for ${c.name}`} value={field.type ?? c.proposed.spType ?? 'text'} options={options([...SP_TYPES])} onChange={(type) => setField(c, true, { type: type as (typeof SP_TYPES)[number] })} />
-                  ) : (
-                    (c.proposed.spType ?? 'not supported')
-                  )}
-                </td>
-                <td>
-                  {c.proposed.reason}
-                  {c.proposed.warnings.map((w) => (
-                    <p key={w} class="warn">
-                      {w}
-                    </p>
-                  ))}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <DataTable caption={`Columns of ${table.table.schema}.${table.table.name}: the SharePoint names and types provisioning will use`} columns={['Sync', 'Column', 'SharePoint column name', 'SharePoint type', 'Notes']}>
+        {table.columns.map((c) => {
+          const field = chosen.get(c.name);
+          return (
+            <tr key={c.name}>
+              <td>
+                <CheckboxField label={`Sync ${c.name}`} checked={Boolean(field)} onChange={(on) => setField(c, on)} />
+              </td>
+              <th scope="row">
+                {c.name} <span class="hint">{c.nativeType}{c.nullable ? ', nullable' : ''}</span>
+              </th>
+              <td>
+                {field ? <TextField label={`SharePoint name for ${c.name}`} value={field.target ?? c.proposed.name} onInput={(target) => setField(c, true, { target })} /> : c.proposed.name}
+              </td>
+              <td>
+                {field && c.proposed.supported ? (
+                  <SelectField label={`Type for ${c.name}`} value={field.type ?? c.proposed.spType ?? 'text'} options={options([...SP_TYPES])} onChange={(type) => setField(c, true, { type: type as (typeof SP_TYPES)[number] })} />
+                ) : (
+                  (c.proposed.spType ?? 'not supported')
+                )}
+              </td>
+              <td>
+                {c.proposed.reason}
+                {c.proposed.warnings.map((w) => (
+                  <p key={w} class="warn">
+                    {w}
+                  </p>
+                ))}
+              </td>
+            </tr>
+          );
+        })}
+      </DataTable>
       <SelectField label="Title column (the item's title in SharePoint)" value={draft.title ?? ''} options={[{ value: '', label: '(none)' }, ...options(table.columns.map((c) => c.name))]} onChange={(title) => update({ title: title || undefined })} />
     </>
   );
