@@ -67,15 +67,13 @@ function App() {
   const context = useMemo<ConsoleContext | null>(() => {
     if (!access) return null;
     const api = apiClient(apiBaseUrl(location), storedFunctionKey, () => {
-      if (access.kind === 'functionKey') {
-        storeFunctionKey(null);
-        setAccess({ kind: 'functionKey', key: null });
-      }
+      storeFunctionKey(null);
+      setAccess({ ...access, key: null });
     });
     return { api, canChange: canChange(access), announce: (text) => setMessage(text) };
   }, [access]);
 
-  const needsKey = access?.kind === 'functionKey' && !access.key;
+  const needsKey = access !== null && !access.key;
   const title = { dashboard: 'Dashboard', connections: 'Connections', wizard: 'Definition wizard', definition: `Definition ${(route as { id?: string }).id ?? ''}` }[route.page];
 
   return (
@@ -97,14 +95,15 @@ function App() {
           </ul>
         </nav>
         <p class="who">
-          {access?.kind === 'entra' ? `${access.user} (${access.roles.join(', ') || 'no roles'})` : access?.key ? 'function key set' : ''}
-          {access?.kind === 'functionKey' && access.key && (
+          {access?.entra && `${access.entra.user} (${access.entra.roles.join(', ') || 'no roles'})`}
+          {access?.key && !access.entra && 'function key set'}
+          {access?.key && (
             <button
               type="button"
               class="link"
               onClick={() => {
                 storeFunctionKey(null);
-                setAccess({ kind: 'functionKey', key: null });
+                setAccess({ ...access, key: null });
               }}
             >
               Forget key
@@ -122,7 +121,7 @@ function App() {
           <KeyForm
             onKey={(key) => {
               storeFunctionKey(key);
-              setAccess({ kind: 'functionKey', key });
+              setAccess({ ...access!, key });
             }}
           />
         ) : (
