@@ -131,6 +131,10 @@ export async function syncDeps(s: Services, log: Logger = silentLogger): Promise
       probeIntervalMs: s.config.SOURCE_PROBE_INTERVAL_SECONDS * 1000,
       probeTimeoutMs: s.config.SOURCE_PROBE_TIMEOUT_SECONDS * 1000,
       failoverLeaseWaitMs: s.config.FAILOVER_LEASE_WAIT_SECONDS * 1000,
+      maxThrottleWaitMs: s.config.RUN_MAX_THROTTLE_WAIT_MINUTES * 60_000,
+      stallMs: s.config.RUN_STALL_MINUTES * 60_000,
+      planMaxAttempts: s.config.RUN_PLAN_MAX_ATTEMPTS,
+      planRetryBaseMs: s.config.RUN_PLAN_RETRY_SECONDS * 1000,
     },
   };
 }

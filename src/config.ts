@@ -55,6 +55,15 @@ export const SETTINGS = z
     /** Bytes allowed per write-batch message (Service Bus Standard: 256 KB). */
     MESSAGE_MAX_BYTES: int(16_384, 100 * 1024 * 1024).default(250_000),
 
+    /** Longest a run may wait out throttling (from its start) before its still-throttled batches fail. */
+    RUN_MAX_THROTTLE_WAIT_MINUTES: int(1, 7 * 24 * 60).default(120),
+    /** A running run with no settled batch, no planning step and no throttle wait for this long is ended by the reaper. */
+    RUN_STALL_MINUTES: int(1, 24 * 60).default(15),
+    /** Planning attempts per run (a transient source error or a crash mid-planning starts the next one). */
+    RUN_PLAN_MAX_ATTEMPTS: int(1, 20).default(4),
+    /** Wait before the second planning attempt; doubles with each further attempt (at most 10 minutes). */
+    RUN_PLAN_RETRY_SECONDS: int(1, 3600).default(30),
+
     /** With App Service Authentication (Entra ID) on: require the caller's app roles Sync.Read / Sync.Admin. */
     API_ENTRA_ROLES: bool.default(false),
     /** Key the local host checks for auth level `function` (DESIGN §13). */

@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { createServices } from './composition';
 import { config } from './config';
 import { createFunctionTable } from './functions';
+import { serviceBusEntity } from './runtime/function-table';
 
 /**
  * The Azure Functions entry point: registers the function table with the v4 programming model.
@@ -23,8 +24,9 @@ for (const fn of createFunctionTable(services)) {
     case 'queue':
       app.serviceBusQueue(fn.name, {
         connection: 'ServiceBusConnection',
-        queueName: fn.queueName,
-        isSessionsEnabled: fn.sessions ?? false,
+        queueName: serviceBusEntity(fn),
+        // A dead-letter sub-queue is never session-enabled, even under a session queue.
+        isSessionsEnabled: !fn.deadLetters && (fn.sessions ?? false),
         handler: fn.handler,
       });
       break;

@@ -188,6 +188,11 @@ var productSettings = {
   SOURCE_PROBE_TIMEOUT_SECONDS: string(sourceProbeTimeoutSeconds)
   FAILOVER_LEASE_WAIT_SECONDS: string(failoverLeaseWaitSeconds)
   MESSAGE_MAX_BYTES: string(messageMaxBytes)
+  // Every run ends: the bounds of throttle waits, stalls and planning retries (README "Runs always end").
+  RUN_MAX_THROTTLE_WAIT_MINUTES: '120'
+  RUN_STALL_MINUTES: '15'
+  RUN_PLAN_MAX_ATTEMPTS: '4'
+  RUN_PLAN_RETRY_SECONDS: '30'
   LOG_LEVEL: logLevel
 }
 

@@ -3,6 +3,7 @@ import { json } from './http';
 import { buildOpenApiDocument } from './openapi';
 import { definitionRoutes } from './routes/definitions';
 import { failoverRoutes } from './routes/failover';
+import { driftRoutes } from './routes/drift';
 import { apiRoute, bindApiRoute, type ApiRoute, type ApiWiring } from './routes/route';
 import { runRoutes } from './routes/runs';
 import { sharePointRoutes } from './routes/sharepoint';
@@ -25,7 +26,7 @@ const openApi: ApiRoute = apiRoute({
 });
 
 /** Every endpoint's declaration (what the OpenAPI document describes). */
-export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, ...failoverRoutes, openApi];
+export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, ...failoverRoutes, ...driftRoutes, openApi];
 
 /** The API's HTTP functions, each bound to what the composition root handed over. Builds nothing yet. */
 export function createApiFunctions(wiring: ApiWiring): HttpFunction[] {

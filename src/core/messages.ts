@@ -25,7 +25,24 @@ export type RunMessage = z.infer<typeof RunMessage>;
 export const FinalizeMessage = z.object({ type: z.literal('finalize'), definitionId: Id, runId: Id }).strict();
 export type FinalizeMessage = z.infer<typeof FinalizeMessage>;
 
-export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage]);
+/** A drift check (DESIGN §7), on the runs queue so it holds the definition's lease like a run and never interleaves with one. */
+export const DriftCheckMessage = z
+  .object({ type: z.literal('driftCheck'), definitionId: Id, reportId: Id, mode: z.enum(['quick', 'deep']), requestedAt: z.string() })
+  .strict();
+export type DriftCheckMessage = z.infer<typeof DriftCheckMessage>;
+
+export const DriftRepairMessage = z
+  .object({
+    type: z.literal('driftRepair'),
+    definitionId: Id,
+    reportId: Id,
+    repairId: Id,
+    actions: z.array(z.enum(['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'removeDuplicates', 'rewriteMismatches', 'fixPointers'])).min(1),
+  })
+  .strict();
+export type DriftRepairMessage = z.infer<typeof DriftRepairMessage>;
+
+export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage]);
 export type RunsQueueMessage = z.infer<typeof RunsQueueMessage>;
 
 export const WriteOpMessage = z
@@ -48,6 +65,8 @@ export const WriteBatchMessage = z
     siteId: z.string().min(1),
     listId: z.string().min(1),
     ops: z.array(WriteOpMessage).min(1),
+    /** Times this batch was re-sent to wait out throttling (part of the re-sent message's id). */
+    deferrals: z.number().int().min(0).optional(),
   })
   .strict();
 export type WriteBatchMessage = z.infer<typeof WriteBatchMessage>;
@@ -65,7 +84,7 @@ export const MoveOpMessage = z
 export type MoveOpMessage = z.infer<typeof MoveOpMessage>;
 
 export const MoveBatchMessage = z
-  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1) })
+  .object({ definitionId: Id, runId: Id, batchId: Id, siteId: z.string().min(1), moves: z.array(MoveOpMessage).min(1), deferrals: z.number().int().min(0).optional() })
   .strict();
 export type MoveBatchMessage = z.infer<typeof MoveBatchMessage>;
 

@@ -3,7 +3,7 @@ import type { FunctionDefinition } from '../runtime/function-table';
 import { apiFunctions } from './api';
 import { consoleFunction } from './console';
 import { healthFunction } from './health';
-import { schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
+import { deadLetterFunctions, schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
 
 /**
  * The function table: every trigger the product has, served by both hosts. Building it only
@@ -18,5 +18,6 @@ export function createFunctionTable(services: Services): FunctionDefinition[] {
     syncRunsFunction(services),
     syncWritesFunction(services),
     syncMovesFunction(services),
+    ...deadLetterFunctions(services),
   ];
 }

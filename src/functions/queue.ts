@@ -37,6 +37,25 @@ export function queueHandler<S extends z.ZodType>(schema: S, run: (message: z.ou
   };
 }
 
+/**
+ * The edge of a dead-letter handler: the message failed for good, so what is left is to settle
+ * it in its run. `why` carries the dead-letter reason from the trigger metadata. A message that
+ * does not parse cannot be settled: it is logged and completed (its run is ended by the reaper).
+ */
+export function deadLetterHandler<S extends z.ZodType>(schema: S, run: (message: z.output<S>, why: { reason?: string; description?: string }, context: InvocationContext) => Promise<void>) {
+  return async (raw: unknown, context: InvocationContext): Promise<void> => {
+    const log = contextLogger(context);
+    const parsed = schema.safeParse(typeof raw === 'string' ? safeJson(raw) : raw);
+    if (!parsed.success) {
+      log.error('a malformed dead letter was dropped', { reason: parsed.error.issues.map((i) => i.message).join('; ') });
+      return;
+    }
+    const metadata = context.triggerMetadata ?? {};
+    const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
+    await run(parsed.data, { reason: text(metadata.deadLetterReason), description: text(metadata.deadLetterErrorDescription) }, context);
+  };
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);

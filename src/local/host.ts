@@ -5,14 +5,16 @@ import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { problem } from '../api/http';
 import { nextOccurrence, parseNcrontab } from '../core/ncrontab';
 import { decodeEnvelope, encodeEnvelope } from '../adapters/bus/storage-queue-bus';
-import { resolveSettingPlaceholder, type FunctionDefinition, type HttpFunction, type QueueFunction, type TimerFunction } from '../runtime/function-table';
+import { poisonQueueName, resolveSettingPlaceholder, storageQueueOf, type FunctionDefinition, type HttpFunction, type QueueFunction, type TimerFunction } from '../runtime/function-table';
 import { Router } from './router';
 
 /**
  * The local host: serves the same function table the Functions runtime registers, without
  * Core Tools. HTTP on `/api` with route params and function keys, timers on NCRONTAB
  * schedules, and a Storage-queue pump with visibility timeouts, dequeue counts and `-poison`
- * queues, as the Functions queue trigger behaves.
+ * queues, as the Functions queue trigger behaves. A message is poisoned with its reason, and
+ * the function table's dead-letter functions consume `<queue>-poison` as Service Bus
+ * `<queue>/$deadletterqueue` triggers would.
  */
 
 export interface QueuePumpOptions {
@@ -248,10 +250,11 @@ export class LocalHost {
     const connection = this.options.storageConnectionString;
     if (!connection) throw new Error(`queue function ${fn.name} needs a storage connection string`);
     const service = QueueServiceClient.fromConnectionString(connection);
-    const queue = service.getQueueClient(fn.queueName);
-    const poison = service.getQueueClient(`${fn.queueName}-poison`);
+    const queue = service.getQueueClient(storageQueueOf(fn));
+    // Dead letters have nowhere further to go: a failing dead-letter handler is retried later.
+    const poison = fn.deadLetters ? null : service.getQueueClient(poisonQueueName(fn.queueName));
     await queue.createIfNotExists();
-    await poison.createIfNotExists();
+    await poison?.createIfNotExists();
     const opts = this.queueOptions;
     while (!this.stopping) {
       let received;
@@ -259,7 +262,7 @@ export class LocalHost {
         received = await queue.receiveMessages({ numberOfMessages: opts.batchSize, visibilityTimeout: Math.ceil(opts.lockMs / 1000) });
       } catch (error) {
         if (this.stopping) break;
-        this.log('warn', `${fn.name}: cannot read queue ${fn.queueName}: ${(error as Error).message}`);
+        this.log('warn', `${fn.name}: cannot read queue ${queue.name}: ${(error as Error).message}`);
         await sleep(1000);
         continue;
       }
@@ -276,7 +279,7 @@ export class LocalHost {
   private async deliver(
     fn: QueueFunction,
     queue: QueueClient,
-    poison: QueueClient,
+    poison: QueueClient | null,
     item: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number; insertedOn: Date },
   ): Promise<void> {
     const opts = this.queueOptions;
@@ -288,13 +291,15 @@ export class LocalHost {
       envelope = { body: item.messageText };
     }
     if (envelope.messageId && item.dequeueCount === 1) {
-      const seenAt = this.seenMessageIds.get(envelope.messageId);
+      // Per queue, as on Service Bus: a dead letter keeps the message id of its original.
+      const seenKey = `${queue.name}/${envelope.messageId}`;
+      const seenAt = this.seenMessageIds.get(seenKey);
       if (seenAt !== undefined && Date.now() - seenAt < opts.duplicateDetectionWindowMs) {
         this.log('debug', `${fn.name}: duplicate message ${envelope.messageId} dropped`);
         await queue.deleteMessage(item.messageId, popReceipt).catch(() => undefined);
         return;
       }
-      this.seenMessageIds.set(envelope.messageId, Date.now());
+      this.seenMessageIds.set(seenKey, Date.now());
     }
     const run = async () => {
       // Keep the message invisible while its handler runs, as a Service Bus lock renewal would.
@@ -311,6 +316,7 @@ export class LocalHost {
         dequeueCount: item.dequeueCount,
         deliveryCount: item.dequeueCount,
         insertionTime: item.insertedOn?.toISOString?.(),
+        ...(fn.deadLetters ? { deadLetterReason: envelope.deadLetterReason, deadLetterErrorDescription: envelope.deadLetterErrorDescription } : {}),
       });
       try {
         await fn.handler(envelope.body, context);
@@ -318,11 +324,16 @@ export class LocalHost {
         await queue.deleteMessage(item.messageId, popReceipt);
       } catch (error) {
         clearInterval(renew);
-        const poisonNow = item.dequeueCount >= opts.maxDequeueCount || (error as { poison?: boolean }).poison === true;
-        if (poisonNow) {
-          this.log('warn', `${fn.name}: message ${item.messageId} moved to ${fn.queueName}-poison after ${item.dequeueCount} deliveries: ${(error as Error).message}`);
-          await poison.sendMessage(encodeEnvelope({ ...envelope, body: envelope.body }), { messageTimeToLive: -1 });
+        const exhausted = item.dequeueCount >= opts.maxDequeueCount;
+        const poisonNow = exhausted || (error as { poison?: boolean }).poison === true;
+        if (poisonNow && poison) {
+          this.log('warn', `${fn.name}: message ${item.messageId} moved to ${poison.name} after ${item.dequeueCount} deliveries: ${(error as Error).message}`);
+          const deadLetterReason = exhausted ? 'MaxDeliveryCountExceeded' : 'PoisonMessage';
+          await poison.sendMessage(encodeEnvelope({ ...envelope, deadLetterReason, deadLetterErrorDescription: (error as Error).message }), { messageTimeToLive: -1 });
           await queue.deleteMessage(item.messageId, popReceipt).catch(() => undefined);
+        } else if (exhausted) {
+          this.log('error', `${fn.name}: dead letter ${item.messageId} still fails after ${item.dequeueCount} deliveries, retrying later: ${(error as Error).message}`);
+          await queue.updateMessage(item.messageId, popReceipt, undefined, Math.ceil(opts.lockMs / 1000)).catch(() => undefined);
         } else {
           this.log('info', `${fn.name}: delivery ${item.dequeueCount} of message ${item.messageId} failed, will retry: ${(error as Error).message}`);
           await queue.updateMessage(item.messageId, popReceipt, undefined, Math.ceil(opts.retryDelayMs / 1000)).catch(() => undefined);

@@ -34,10 +34,24 @@ export interface QueueFunction {
   queueName: string;
   /** Service Bus sessions (one message at a time per session id). */
   sessions?: boolean;
+  /**
+   * Consumes the queue's dead letters instead of the queue itself: `<queue>/$deadletterqueue`
+   * on Service Bus, `<queue>-poison` on the local host. Trigger metadata carries
+   * `deadLetterReason` and `deadLetterErrorDescription` on both.
+   */
+  deadLetters?: boolean;
   handler: (message: unknown, context: InvocationContext) => Promise<void>;
 }
 
 export type FunctionDefinition = HttpFunction | TimerFunction | QueueFunction;
+
+/** The Service Bus entity a queue function binds to. */
+export const serviceBusEntity = (fn: QueueFunction) => (fn.deadLetters ? `${fn.queueName}/$deadletterqueue` : fn.queueName);
+
+/** The Storage queue the local host pumps for a queue function. */
+export const storageQueueOf = (fn: QueueFunction) => (fn.deadLetters ? poisonQueueName(fn.queueName) : fn.queueName);
+
+export const poisonQueueName = (queueName: string) => `${queueName}-poison`;
 
 /** Resolves `%NAME%` placeholders the way the Functions host does for trigger settings. */
 export function resolveSettingPlaceholder(value: string, env: Record<string, string | undefined> = process.env): string {

@@ -29,7 +29,10 @@ export type FaultPoint =
   | 'write:after-synced'
   | 'move:after-create'
   | 'move:after-swap'
-  | 'move:after-delete';
+  | 'move:after-delete'
+  | 'repair:after-pending'
+  | 'repair:after-graph'
+  | 'repair:after-ledger';
 
 export interface SyncSettings {
   /** Bytes a queue message may carry (Service Bus Standard 256 KB; Storage queues 64 KiB). */
@@ -46,6 +49,14 @@ export interface SyncSettings {
   probeTimeoutMs: number;
   /** How long a manual failover waits for a running run to end before it is refused. */
   failoverLeaseWaitMs: number;
+  /** Longest a run waits out throttling, counted from its start; then its throttled batches fail. */
+  maxThrottleWaitMs: number;
+  /** No progress and no throttle wait for this long: the reaper ends the run. */
+  stallMs: number;
+  /** Planning attempts per run before it fails with the last error. */
+  planMaxAttempts: number;
+  /** Wait before the second planning attempt; doubled for each further one. */
+  planRetryBaseMs: number;
 }
 
 export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
@@ -56,6 +67,10 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   probeIntervalMs: 60_000,
   probeTimeoutMs: 10_000,
   failoverLeaseWaitMs: 60_000,
+  maxThrottleWaitMs: 120 * 60_000,
+  stallMs: 15 * 60_000,
+  planMaxAttempts: 4,
+  planRetryBaseMs: 30_000,
 };
 
 export const runLeaseName = (definitionId: string) => `run:${definitionId}`;

@@ -26,6 +26,8 @@ export async function finalizeRun(deps: SyncDeps, msg: FinalizeMessage): Promise
   const closed = await state.updateRun(run.runId, {
     status: run.counts.failed > 0 ? 'partial' : 'succeeded',
     finishedAt: deps.now().toISOString(),
+    waitingUntil: null,
+    waitingReason: null,
     plan: { ...plan, phase: 'done' },
   });
   await state.releaseLease(runLeaseName(run.definitionId), run.runId);

@@ -16,6 +16,10 @@ export interface RunPlanState {
   sample?: PlannedOpSample[];
   reconciled?: boolean;
   supersededBy?: string;
+  /** Planning attempt (1 = first). A redelivered or retried run message re-plans as the next attempt. */
+  attempt?: number;
+  /** The error that ended the previous planning attempt (redacted). */
+  lastError?: string;
 }
 
 export interface PlanCounts {
@@ -39,4 +43,25 @@ export const emptyPlanCounts = (): PlanCounts => ({ create: 0, update: 0, delete
 export function planState(run: RunRecord): RunPlanState | null {
   const plan = run.plan as RunPlanState | undefined;
   return plan && typeof plan === 'object' && 'phase' in plan ? plan : null;
+}
+
+/**
+ * A batch id: the run, the planning attempt, write (`w`) or move (`m`), a sequence number. The
+ * first attempt keeps the plain `<run>:w<n>` form; later ones insert `a<attempt>`, so a batch of
+ * an earlier attempt is recognised (and not counted) when it settles late.
+ */
+export function batchIdOf(runId: string, attempt: number, kind: 'w' | 'm', seq: number): string {
+  return attempt > 1 ? `${runId}:a${attempt}:${kind}${seq}` : `${runId}:${kind}${seq}`;
+}
+
+export function attemptOfBatch(batchId: string): number {
+  const match = /:a(\d+):[wm]\d+$/.exec(batchId);
+  return match ? Number(match[1]) : 1;
+}
+
+export const planAttempt = (run: RunRecord): number => planState(run)?.attempt ?? 1;
+
+/** A run that batches may still write for: writers and movers drop batches of any other run. */
+export function isRunLive(run: RunRecord | null | undefined): boolean {
+  return run?.status === 'queued' || run?.status === 'running';
 }

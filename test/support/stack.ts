@@ -11,7 +11,7 @@ import { startGraphEmulator, type GraphEmulator } from '../../src/emulator';
 import { createFunctionTable } from '../../src/functions';
 import { LocalHost, type QueuePumpOptions } from '../../src/local/host';
 import { startAzurite } from '../../src/local/services';
-import type { FunctionDefinition } from '../../src/runtime/function-table';
+import { storageQueueOf, type FunctionDefinition } from '../../src/runtime/function-table';
 import { newRunMessage } from '../../src/sync/plan-run';
 import type { SyncDeps } from '../../src/sync/deps';
 
@@ -45,8 +45,10 @@ export interface StackOptions {
   queues?: Partial<QueuePumpOptions>;
   functions?: FunctionDefinition[];
   settings?: Record<string, string>;
-  /** Also serve the HTTP functions (API and console) at `host.url`; the timer stays off so runs start only when asked. */
+  /** Also serve the HTTP functions (API and console) at `host.url`. */
   serveHttp?: boolean;
+  /** Also run the scheduler timer (reaper + due schedule slots) on SCHEDULER_CRON, as the host would. */
+  scheduler?: boolean;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -67,6 +69,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     GRAPH_BUDGET_RU_PER_MINUTE: String(opts.emulatorBudget ?? 600_000),
     GRAPH_MAX_CONCURRENCY: '8',
     LOCAL_FUNCTION_KEY: 'test-function-key',
+    // Planning retries back off by seconds here, not the production half-minute.
+    RUN_PLAN_RETRY_SECONDS: '1',
     ...opts.settings,
   });
   const services = createServices(cfg);
@@ -88,13 +92,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await queueService.getQueueClient(q).createIfNotExists();
     await queueService.getQueueClient(q).clearMessages();
   }
+  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.scheduler && f.name === 'scheduler') || (opts.serveHttp && f.kind === 'http'));
+  // Dead letters waiting for their function are work in progress too.
+  const pumped = functions.flatMap((f) => (f.kind === 'queue' ? [storageQueueOf(f)] : []));
   const host = new LocalHost({
-    functions: opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.serveHttp && f.kind === 'http')),
+    functions,
     port: 0,
     storageConnectionString: storage,
     functionKey: 'test-function-key',
     queues: { pollIntervalMs: 20, retryDelayMs: 0, maxDequeueCount: 8, ...opts.queues },
     log: (level, message) => (process.env.STACK_LOG ? console.log(`[${level}] ${message}`) : undefined),
+    env: { ...process.env, SCHEDULER_CRON: cfg.SCHEDULER_CRON },
   });
   await host.start();
   const siteId = emulator.state.defaultSiteId;
@@ -102,6 +110,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const queueCounts = async () => {
     let total = 0;
     for (const q of Object.values(QUEUES)) total += (await queueService.getQueueClient(q).getProperties()).approximateMessagesCount ?? 0;
+    // A poison queue appears once its pump starts.
+    for (const q of pumped.filter((p) => !(Object.values(QUEUES) as string[]).includes(p))) total += (await queueService.getQueueClient(q).getProperties().catch(() => undefined))?.approximateMessagesCount ?? 0;
     return total;
   };
 

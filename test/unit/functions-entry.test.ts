@@ -24,10 +24,12 @@ describe('src/index.ts registers the function table with the v4 model', () => {
 
   it('queues bind to Service Bus through the ServiceBusConnection setting, runs with sessions', () => {
     const byQueue = Object.fromEntries(queue.mock.calls.map(([, o]) => [o.queueName, o]));
-    expect(Object.keys(byQueue).sort()).toEqual(['sync-moves', 'sync-runs', 'sync-writes']);
+    expect(Object.keys(byQueue).sort()).toEqual(['sync-moves', 'sync-moves/$deadletterqueue', 'sync-runs', 'sync-runs/$deadletterqueue', 'sync-writes', 'sync-writes/$deadletterqueue']);
     for (const options of Object.values(byQueue)) expect(options.connection).toBe('ServiceBusConnection');
     expect(byQueue['sync-runs']?.isSessionsEnabled).toBe(true);
     expect(byQueue['sync-writes']?.isSessionsEnabled).toBe(false);
+    // A dead-letter sub-queue is never session-enabled, even under the runs queue.
+    expect(byQueue['sync-runs/$deadletterqueue']?.isSessionsEnabled).toBe(false);
   });
 
   it('the scheduler runs on the SCHEDULER_CRON setting and the anonymous endpoints are health, the OpenAPI document and the console page', () => {

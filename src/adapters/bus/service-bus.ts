@@ -31,7 +31,7 @@ export class ServiceBusBus implements MessageBus {
       contentType: 'application/json',
       ...(m.messageId ? { messageId: m.messageId } : {}),
       ...(m.sessionId ? { sessionId: m.sessionId } : {}),
-      ...(m.notBefore ? { scheduledEnqueueTimeUtc: m.notBefore } : {}),
+      ...(m.scheduledAt ? { scheduledEnqueueTimeUtc: m.scheduledAt } : {}),
     };
   }
 

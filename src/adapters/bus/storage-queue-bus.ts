@@ -11,6 +11,9 @@ export interface QueueEnvelope {
   body: unknown;
   messageId?: string;
   sessionId?: string;
+  /** Set by the local host when it poisons a message, as Service Bus records a dead letter's reason. */
+  deadLetterReason?: string;
+  deadLetterErrorDescription?: string;
 }
 
 export function encodeEnvelope(envelope: QueueEnvelope): string {
@@ -26,6 +29,15 @@ export function decodeEnvelope(text: string): QueueEnvelope {
 
 /** Storage queues cap a message at 64 KiB (base64 included). */
 export const STORAGE_QUEUE_MAX_BYTES = 64 * 1024;
+
+/** Storage queues refuse a visibility timeout beyond 7 days. */
+export const STORAGE_QUEUE_MAX_DELAY_SECONDS = 7 * 24 * 3600;
+
+/** Seconds a message scheduled for `scheduledAt` stays invisible: never negative, never beyond the queue's cap. */
+export function visibilityDelaySeconds(scheduledAt: Date | undefined, nowMs: number): number {
+  if (!scheduledAt) return 0;
+  return Math.min(STORAGE_QUEUE_MAX_DELAY_SECONDS, Math.max(0, Math.ceil((scheduledAt.getTime() - nowMs) / 1000)));
+}
 
 export class StorageQueueBus implements MessageBus {
   private readonly service: QueueServiceClient;
@@ -52,8 +64,7 @@ export class StorageQueueBus implements MessageBus {
       await Promise.all(
         messages.map((m) => {
           const text = encodeEnvelope({ body: m.body, messageId: m.messageId, sessionId: m.sessionId });
-          const delay = m.notBefore ? Math.max(0, Math.ceil((m.notBefore.getTime() - Date.now()) / 1000)) : 0;
-          return queue.sendMessage(text, { visibilityTimeout: delay, messageTimeToLive: -1 });
+          return queue.sendMessage(text, { visibilityTimeout: visibilityDelaySeconds(m.scheduledAt, Date.now()), messageTimeToLive: -1 });
         }),
       );
     } catch (error) {

@@ -1,6 +1,7 @@
 import type {
   CursorRecord,
   CursorStore,
+  DriftDifferencePage,
   DriftReportRecord,
   DriftReportStore,
   FailoverEvent,
@@ -128,6 +129,9 @@ export abstract class ComposedStateStore implements StateStore {
   getLedgerByItem(definitionId: string, listId: string, itemId: string) {
     return this.ledger.getLedgerByItem(definitionId, listId, itemId);
   }
+  getLedgerByItems(definitionId: string, listId: string, itemIds: string[]) {
+    return this.ledger.getLedgerByItems(definitionId, listId, itemIds);
+  }
   putLedger(entries: LedgerEntry[]) {
     return this.ledger.putLedger(entries);
   }
@@ -231,5 +235,14 @@ export abstract class ComposedStateStore implements StateStore {
   }
   swapPrimary(definitionId: string, from: string, to: string) {
     return this.failover.swapPrimary(definitionId, from, to);
+  }
+  listDriftReports(definitionId: string, opts?: { limit?: number; next?: string }) {
+    return this.driftReports.listDriftReports(definitionId, opts);
+  }
+  putDriftDifferences(page: DriftDifferencePage) {
+    return this.driftReports.putDriftDifferences(page);
+  }
+  getDriftDifferences(definitionId: string, reportId: string, kind: string, page: number) {
+    return this.driftReports.getDriftDifferences(definitionId, reportId, kind, page);
   }
 }

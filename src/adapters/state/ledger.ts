@@ -16,6 +16,8 @@ export interface LedgerStorage {
   /** The entries that exist among these hashes (distinct, at least one). */
   read(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
   readByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
+  /** readByItem for several items of one list (distinct, at least one), keyed by item id. */
+  readByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>>;
   /**
    * Writes a checked batch: at least one entry, one per identity, no item claimed twice.
    * Throws state_conflict when an item belongs to another identity that keeps it.
@@ -63,6 +65,11 @@ export class Ledger implements LedgerStore {
 
   getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null> {
     return this.storage.readByItem(definitionId, listId, itemId);
+  }
+
+  async getLedgerByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>> {
+    if (itemIds.length === 0) return new Map();
+    return this.storage.readByItems(definitionId, listId, distinct(itemIds));
   }
 
   async putLedger(entries: LedgerEntry[]): Promise<void> {

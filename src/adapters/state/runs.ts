@@ -62,6 +62,8 @@ export function deltaOf(deltas: CounterDeltas): (counter: ProgressCounter) => nu
 function checkTimes(run: RunPatch): void {
   if (run.startedAt !== undefined) isoOrThrow(run.startedAt, 'startedAt');
   if (run.finishedAt) isoOrThrow(run.finishedAt, 'finishedAt');
+  if (run.waitingUntil) isoOrThrow(run.waitingUntil, 'waitingUntil');
+  if (run.progressAt) isoOrThrow(run.progressAt, 'progressAt');
 }
 
 export class Runs implements RunStore {

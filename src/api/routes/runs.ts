@@ -1,6 +1,7 @@
 import { notFound } from '../../core/errors';
 import { requestRun, requireDefinition } from '../../sync/definitions-admin';
 import { retryFailures } from '../../sync/failures';
+import { cancelRun } from '../../sync/run-lifecycle';
 import { json } from '../http';
 import { apiRoute, type ApiRoute } from './route';
 import { FailuresQuery, FailureSchema, IdParams, ListOf, MoveSchema, PageOf, PageQuery, RetryAccepted, RetryFailuresRequest, RunAccepted, RunParams, RunRequest, RunSchema } from './schemas';
@@ -56,6 +57,21 @@ export const runRoutes: ApiRoute[] = [
       const run = await (await adminDeps()).state.getRun(params.runId);
       if (!run) throw notFound('api', 'run', params.runId);
       return json(200, run);
+    },
+  }),
+  apiRoute({
+    name: 'runsCancel',
+    method: 'POST',
+    route: 'runs/{runId}/cancel',
+    tag,
+    summary: 'Cancel a queued or running run',
+    description:
+      'Ends the run now as cancelled and releases the definition for the next run. Batches in flight finish or are dropped; the cursor does not move, so the next run covers the same rows. 409 if the run already ended.',
+    params: RunParams,
+    responses: { 200: { description: 'the cancelled run', schema: RunSchema } },
+    errors: [400, 404, 409],
+    async handle({ params, adminDeps }) {
+      return json(200, await cancelRun(await adminDeps(), params.runId));
     },
   }),
   apiRoute({

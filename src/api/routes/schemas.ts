@@ -216,7 +216,7 @@ export const RunSchema = z.object({
   definitionId: z.string(),
   mode: z.enum(['incremental', 'full', 'dryRun']),
   trigger: z.enum(['schedule', 'manual', 'continuation', 'retry']),
-  status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed', 'refused']),
+  status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed', 'refused', 'cancelled']),
   sourceId: z.string().optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable().optional(),
@@ -225,6 +225,9 @@ export const RunSchema = z.object({
   batchesSettled: z.number(),
   error: z.string().nullable().optional(),
   plan: z.unknown().optional(),
+  waitingUntil: z.string().nullable().optional().describe('while the run waits (throttling, a planning retry): until when'),
+  waitingReason: z.string().nullable().optional().describe('why the run waits'),
+  progressAt: z.string().nullable().optional().describe('last time a batch settled or planning advanced'),
 });
 
 export const FailureSchema = z.object({

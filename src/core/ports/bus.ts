@@ -12,8 +12,11 @@ export interface OutgoingMessage {
   messageId?: string;
   /** Service Bus session (definition id on `sync-runs`). */
   sessionId?: string;
-  /** Deliver no earlier than this. */
-  notBefore?: Date;
+  /**
+   * Deliver no earlier than this: Service Bus scheduled enqueue time; on Storage queues a
+   * visibility delay (capped at the queue's 7-day maximum).
+   */
+  scheduledAt?: Date;
 }
 
 /** Send side of the message transport. Receiving is the Functions host's (or local host's) job. */

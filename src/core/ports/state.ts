@@ -79,7 +79,7 @@ export interface CursorRecord {
   updatedAt?: string;
 }
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'refused';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'refused' | 'cancelled';
 export type RunMode = 'incremental' | 'full' | 'dryRun';
 
 export interface RunCounts {
@@ -110,6 +110,11 @@ export interface RunRecord {
   error?: string | null;
   /** Dry-run plan or other JSON detail. */
   plan?: unknown;
+  /** While the run waits (throttling, a planning retry): until when, and why. */
+  waitingUntil?: string | null;
+  waitingReason?: string | null;
+  /** Last time a batch settled or planning advanced (the reaper's measure of a stalled run). */
+  progressAt?: string | null;
 }
 
 export interface FailureRecord {
@@ -135,13 +140,25 @@ export interface MoveRecord {
   at: string;
 }
 
+export type DriftReportStatus = 'queued' | 'running' | 'done' | 'failed' | 'refused';
+
 export interface DriftReportRecord {
   definitionId: string;
   reportId: string;
+  /** Fixed at creation; listings are newest first by it. */
   createdAt: string;
-  status: 'running' | 'done' | 'failed';
-  /** Counts and findings (JSON). */
+  status: DriftReportStatus;
+  /** Mode, times, counts, RU spent, repairs (JSON). The differences themselves are stored in pages beside it. */
   report: unknown;
+}
+
+/** One stored page of a drift report's differences of one kind (pages numbered from 0). */
+export interface DriftDifferencePage {
+  definitionId: string;
+  reportId: string;
+  kind: string;
+  page: number;
+  items: unknown[];
 }
 
 export interface Page<T> {
@@ -194,6 +211,8 @@ export interface LedgerStore {
   /** One or a few round trips for a page of hashes; unknown hashes are simply absent from the map. */
   getLedger(definitionId: string, identityHashes: string[]): Promise<Map<string, LedgerEntry>>;
   getLedgerByItem(definitionId: string, listId: string, itemId: string): Promise<LedgerEntry | null>;
+  /** getLedgerByItem for a page of items of one list, in one or a few round trips; items no entry points at are absent from the map (keyed by item id). */
+  getLedgerByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>>;
   /**
    * Upserts entries; keeps the reverse (list, item) index in step; throws state_conflict if an item is claimed by another identity.
    * Last writer wins per identity; within one batch a later entry for the same identity wins, and
@@ -274,8 +293,15 @@ export interface ScheduleStore {
 }
 
 export interface DriftReportStore {
+  /** Inserts or replaces the report (its createdAt must not change between saves). */
   putDriftReport(report: DriftReportRecord): Promise<void>;
   getDriftReport(definitionId: string, reportId: string): Promise<DriftReportRecord | null>;
+  /** Newest first, by createdAt. */
+  listDriftReports(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<DriftReportRecord>>;
+  /** Inserts or replaces one page of differences. */
+  putDriftDifferences(page: DriftDifferencePage): Promise<void>;
+  /** Null when that page was never stored. */
+  getDriftDifferences(definitionId: string, reportId: string, kind: string, page: number): Promise<unknown[] | null>;
 }
 
 /** What the probes last saw of one source of one definition (DESIGN §7). */

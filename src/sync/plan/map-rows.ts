@@ -42,7 +42,11 @@ export function mapAndRoute(rows: Row[], rules: MapRules): { routed: RoutedRow[]
     } catch (error) {
       if (isSyncError(error) && error.errorClass !== 'skippable') throw error;
       const key = mapping.key.map((k) => row[k]);
-      failures.push({ identityHash: mapped?.identity ?? identityHash(key, mapping.keyHints), key, error: describe(error) });
+      const identity = mapped?.identity ?? identityHash(key, mapping.keyHints);
+      // A row fails once per run, even when a look-back reads it again after its retry by key.
+      if (seen.has(identity) && !mapped) continue;
+      seen.add(identity);
+      failures.push({ identityHash: identity, key, error: describe(error) });
     }
   }
   return { routed, failures };

@@ -1,15 +1,14 @@
 import type { FinalizeMessage, RunMessage } from '../../core/messages';
-import { QUEUES } from '../../core/ports/bus';
 import type { ExactValue } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
 import { runLeaseName, type SyncDeps } from '../deps';
-import { failurePages, quarantinedIdentities, recordFailures } from '../failures';
+import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
 import { finishRebuild } from '../identity-change';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
-import { batchMessages } from './emit';
+import { PageFanOut } from './fan-out';
 import type { MapRules } from './map-rows';
 import { planPage, type PagePorts } from './plan-page';
 import { PlannedRun } from './planned';
@@ -22,8 +21,9 @@ const RECONCILE_KEY_PAGE_SIZE = 5000;
 
 /**
  * Plans one run, step by step: resolve the mapping, retry the failure list's due rows, read the
- * changes since the cursor page by page (map → route to shard → compare with the ledger),
- * reconcile deletes when due, then close a dry run or fan out the write and move batches.
+ * changes since the cursor page by page (map → route to shard → compare with the ledger → fan
+ * out that page's write and move batches), reconcile deletes when due, then close a dry run or
+ * hand the run to its writers.
  */
 export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMessage, planAtStart: RunPlanState): Promise<RunRecord | null> {
   const { state } = deps;
@@ -35,6 +35,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const def = stored.definition;
   const shards = new ShardLists(deps, stored, mapping, target, dryRun);
   const plan = new PlannedRun(stored.lists ?? {});
+  const fanOut = new PageFanOut(deps, def, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId, attempt: planAtStart.attempt ?? 1 }, dryRun);
 
   const cursor = await state.getCursor(def.id, stored.activeSourceId);
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
@@ -49,12 +50,14 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     plan.read += rows.length;
     await planPage(rows, new Set(due.map((f) => f.identityHash)), rules, ports, plan);
     plan.clearFailures.push(...gone);
+    await fanOut.flush(plan);
   }
 
   // 2. Changes since the cursor, up to the high-water mark and maxRowsPerRun.
   const progress = await readChangesSinceCursor(source, { def, mapping, start, highWater, pageSize: deps.settings.pageSize }, async (rows) => {
     plan.read += rows.length;
     await planPage(rows, new Set(), rules, ports, plan);
+    await fanOut.flush(plan);
   });
 
   // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
@@ -66,41 +69,30 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     const withoutItem = planOrphanDeletes(orphans, plan);
     if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
     if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
+    await fanOut.flush(plan);
   }
 
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next: progress.next, passDone: progress.passDone, byList: plan.byList, sample: plan.sample, reconciled };
-  if (dryRun) return closeDryRun(deps, stored, msg, plan, planNow, highWater);
-  return fanOut(deps, stored, msg, plan, planNow, highWater);
+  if (dryRun) return closeDryRun(deps, stored, msg, plan, fanOut.failed, planNow, highWater);
+  return startWriting(deps, stored, msg, planNow, highWater);
 }
 
-async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
+async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, failed: number, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
   const { state } = deps;
-  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed: plan.failures.length });
+  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed });
   await state.updateRun(msg.runId, { status: 'succeeded', finishedAt: deps.now().toISOString(), highWater, plan: { ...planNow, phase: 'done' } });
   await state.releaseLease(runLeaseName(stored.definition.id), msg.runId);
   return state.getRun(msg.runId);
 }
 
 /**
- * Sends the batches before the run records how many there are: a crash in between leaves the
- * run in `planning`, and its redelivery supersedes it (the sent batches are idempotent).
+ * Every page's batches are out and counted: the run now waits for them. The finalizer closes it
+ * once the last one settles; when none is left (nothing to write, or all settled already), now.
  */
-async function fanOut(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
-  const { state } = deps;
+async function startWriting(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
   const def = stored.definition;
-  const batches = batchMessages(plan, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId }, deps.settings);
-  for (const failure of batches.tooLarge) plan.fail(failure);
-
-  if (plan.failures.length) await recordFailures(deps, def, msg.runId, plan.failures);
-  if (plan.clearFailures.length) await state.deleteFailures(def.id, plan.clearFailures);
-
-  await deps.bus.send(QUEUES.writes, batches.writes);
-  await deps.bus.send(QUEUES.moves, batches.moves);
-  await deps.faultPoint?.('plan:after-send');
-  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed: plan.failures.length });
-  const run = await state.updateRun(msg.runId, { highWater, batchesExpected: batches.writes.length + batches.moves.length, plan: { ...planNow, phase: 'writing' } });
+  const run = await deps.state.updateRun(msg.runId, { highWater, progressAt: deps.now().toISOString(), plan: { ...planNow, phase: 'writing' } });
   if (run.batchesSettled >= run.batchesExpected) {
-    // Nothing to write (or every batch already settled): close the run now.
     return finalizeRun(deps, { type: 'finalize', definitionId: def.id, runId: msg.runId } satisfies FinalizeMessage);
   }
   return run;

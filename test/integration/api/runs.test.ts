@@ -96,6 +96,20 @@ describe('run history', () => {
     expectProblem(await api.call('GET', `/runs/${encodeURIComponent("x' or '1'='1")}`), 400);
   });
 
+  it('cancelling a running run ends it as cancelled with the lease free; an ended run answers 409, an unknown one 404', async () => {
+    const state = await api.state();
+    await state.createRun({ ...run('run-cancel', '2024-04-01T12:00:00.000Z', 'running'), definitionId: 'orders' });
+    expect(await state.acquireLease('run:orders', 'run-cancel', 60_000)).toBe(true);
+    const cancelled = await api.call('POST', '/runs/run-cancel/cancel');
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ runId: 'run-cancel', status: 'cancelled', finishedAt: expect.any(String), error: expect.stringContaining('cancelled') });
+    expect(await state.acquireLease('run:orders', 'someone-else', 60_000)).toBe(true);
+    await state.releaseLease('run:orders', 'someone-else');
+    expectProblem(await api.call('POST', '/runs/run-cancel/cancel'), 409);
+    expectProblem(await api.call('POST', '/runs/never-queued/cancel'), 404);
+    expectProblem(await api.call('POST', `/runs/${encodeURIComponent("x' or '1'='1")}/cancel`), 400);
+  });
+
   it('pages through a definition\'s runs, newest first', async () => {
     const first = await api.call('GET', '/definitions/history/runs?limit=2');
     expect(first.status).toBe(200);

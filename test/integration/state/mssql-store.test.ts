@@ -94,7 +94,7 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     await new SqlServerStateStore({ executor: current, schema: 'st' }).init();
     expect(current.calls.some((c) => /CREATE TABLE \[st\]\.(?!migrations)/.test(c.text))).toBe(false);
     const newer = new RecordingExecutor((text) =>
-      text.includes('sp_getapplock') ? { recordset: [{ result: 0 }] } : text.startsWith('SELECT version') ? { recordset: [{ version: 7 }] } : {},
+      text.includes('sp_getapplock') ? { recordset: [{ result: 0 }] } : text.startsWith('SELECT version') ? { recordset: [{ version: Math.max(...SQLSERVER_MIGRATIONS.map((m) => m.version)) + 1 }] } : {},
     );
     await expect(new SqlServerStateStore({ executor: newer, schema: 'st' }).init()).rejects.toMatchObject({ code: 'state_schema_newer' });
   });

@@ -74,6 +74,23 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('migration 6 adds the run wait and progress columns to a schema that holds runs', async () => {
+    const schemaD = `${schema}_w`;
+    const before = new PostgresStateStore({ url, schema: schemaD, poolMax: 1, migrations: POSTGRES_MIGRATIONS.filter((m) => m.version < 6) });
+    const after = new PostgresStateStore({ url, schema: schemaD, poolMax: 1 });
+    try {
+      await before.init();
+      // A run row as builds before migration 6 wrote it (today's code writes the new columns).
+      await client.query(`INSERT INTO "${schemaD}".runs (run_id, definition_id, mode, run_trigger, status, started_at, listed_at) VALUES ('run-old', 'def-a', 'incremental', 'schedule', 'running', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`);
+      await after.init();
+      await after.updateRun('run-old', { waitingUntil: '2025-01-01T00:05:00.000Z', waitingReason: 'throttled', progressAt: '2025-01-01T00:01:00.000Z' });
+      expect(await after.getRun('run-old')).toMatchObject({ status: 'running', waitingUntil: '2025-01-01T00:05:00.000Z', waitingReason: 'throttled', progressAt: '2025-01-01T00:01:00.000Z' });
+    } finally {
+      await after.dropSchema();
+      await Promise.all([before.close(), after.close()]);
+    }
+  });
+
   it('a schema name that is not a plain identifier is refused before any SQL runs', () => {
     expect(() => new PostgresStateStore({ url, schema: 'x"; drop table y; --' })).toThrow(/schema/);
   });

@@ -182,4 +182,29 @@ CREATE TABLE ${s}.failover_events (
 CREATE INDEX failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
 `,
   },
+  {
+    version: 5,
+    name: 'drift differences',
+    sql: (s) => `
+-- A drift report's differences, a page per (kind, page number); the report row keeps the summary.
+CREATE TABLE ${s}.drift_differences (
+  definition_id  text NOT NULL,
+  report_id      text NOT NULL,
+  kind           text NOT NULL,
+  page_no        integer NOT NULL,
+  items          jsonb NOT NULL,
+  PRIMARY KEY (definition_id, report_id, kind, page_no)
+);
+CREATE INDEX drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
+`,
+  },
+  {
+    version: 6,
+    name: 'run waits and progress',
+    sql: (s) => `
+-- While a run waits out throttling or a planning retry: until when and why; and when it last
+-- moved, which the reaper measures a stalled run by.
+ALTER TABLE ${s}.runs ADD COLUMN waiting_until timestamptz, ADD COLUMN waiting_reason text, ADD COLUMN progress_at timestamptz;
+`,
+  },
 ];

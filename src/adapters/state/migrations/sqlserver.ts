@@ -179,4 +179,29 @@ CREATE TABLE ${s}.failover_events (
 CREATE INDEX IX_failover_events_newest_first ON ${s}.failover_events (definition_id, at DESC, event_id);
 `,
   },
+  {
+    version: 5,
+    name: 'drift differences',
+    sql: (s) => `
+-- A drift report's differences, a page per (kind, page number); the report row keeps the summary.
+CREATE TABLE ${s}.drift_differences (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL,
+  report_id      NVARCHAR(200) ${KEY} NOT NULL,
+  kind           NVARCHAR(64) ${KEY} NOT NULL,
+  page_no        INT NOT NULL,
+  items          NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_drift_differences PRIMARY KEY (definition_id, report_id, kind, page_no)
+);
+CREATE INDEX IX_drift_reports_newest_first ON ${s}.drift_reports (definition_id, created_at DESC, report_id);
+`,
+  },
+  {
+    version: 6,
+    name: 'run waits and progress',
+    sql: (s) => `
+-- While a run waits out throttling or a planning retry: until when and why; and when it last
+-- moved, which the reaper measures a stalled run by.
+ALTER TABLE ${s}.runs ADD waiting_until DATETIME2(3) NULL, waiting_reason NVARCHAR(MAX) NULL, progress_at DATETIME2(3) NULL;
+`,
+  },
 ];

@@ -71,6 +71,15 @@ export class SqlLedgerStorage implements LedgerStorage {
     return row ? this.toEntry(row) : null;
   }
 
+  async readByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>> {
+    const res = await this.db.query<LedgerRow>(
+      'reading the ledger',
+      `SELECT ${LEDGER_COLUMNS} FROM ${this.table} WHERE definition_id = @definitionId AND list_id = @listId AND ${this.db.dialect.keyIn('item_id', '@items')}`,
+      { definitionId: bind.key(definitionId), listId: bind.key(listId), items: bind.keys(itemIds) },
+    );
+    return new Map(res.rows.map((row) => [row.item_id ?? '', this.toEntry(row)]));
+  }
+
   async write(batch: LedgerEntry[]): Promise<void> {
     const rows = [...batch].sort(inLockOrder).map((e) => ({
       d: e.definitionId,

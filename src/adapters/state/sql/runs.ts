@@ -59,9 +59,13 @@ interface RunRow {
   error: string | null;
   run_plan: unknown;
   listed_at: Date;
+  waiting_until: Date | null;
+  waiting_reason: string | null;
+  progress_at: Date | null;
 }
 
-const finishedAt = (value: string | null | undefined) => bind.time(value ? isoOrThrow(value, 'finishedAt') : null);
+/** A nullable time column; the field name is for the error when the value is not ISO. */
+const optionalTime = (value: string | null | undefined, field: 'finishedAt' | 'waitingUntil' | 'progressAt') => bind.time(value ? isoOrThrow(value, field) : null);
 
 /** The columns a patch sets, with their values. */
 function patchColumns(patch: RunPatch): Array<[column: string, value: SqlValue]> {
@@ -71,10 +75,13 @@ function patchColumns(patch: RunPatch): Array<[column: string, value: SqlValue]>
   if (patch.status !== undefined) out.push(['status', bind.key(patch.status)]);
   if ('sourceId' in patch) out.push(['source_id', bind.key(patch.sourceId ?? null)]);
   if (patch.startedAt !== undefined) out.push(['started_at', bind.time(isoOrThrow(patch.startedAt, 'startedAt'))]);
-  if ('finishedAt' in patch) out.push(['finished_at', finishedAt(patch.finishedAt)]);
+  if ('finishedAt' in patch) out.push(['finished_at', optionalTime(patch.finishedAt, 'finishedAt')]);
   if ('highWater' in patch) out.push(['high_water', bind.text(patch.highWater ?? null)]);
   if ('error' in patch) out.push(['error', bind.text(patch.error ?? null)]);
   if ('plan' in patch) out.push(['run_plan', bind.json(patch.plan)]);
+  if ('waitingUntil' in patch) out.push(['waiting_until', optionalTime(patch.waitingUntil, 'waitingUntil')]);
+  if ('waitingReason' in patch) out.push(['waiting_reason', bind.text(patch.waitingReason ?? null)]);
+  if ('progressAt' in patch) out.push(['progress_at', optionalTime(patch.progressAt, 'progressAt')]);
   if (patch.batchesExpected !== undefined) out.push(['batches_expected', bind.int(patch.batchesExpected)]);
   if (patch.batchesSettled !== undefined) out.push(['batches_settled', bind.int(patch.batchesSettled)]);
   if (patch.counts) for (const name of COUNT_KEYS) if (patch.counts[name] !== undefined) out.push([COUNTER_COLUMNS[name], bind.int(patch.counts[name])]);
@@ -104,13 +111,16 @@ export class SqlRunStorage implements RunStorage {
       status: bind.key(run.status),
       source_id: bind.key(run.sourceId ?? null),
       started_at: startedAt,
-      finished_at: finishedAt(run.finishedAt),
+      finished_at: optionalTime(run.finishedAt, 'finishedAt'),
       high_water: bind.text(run.highWater ?? null),
       ...Object.fromEntries(COUNT_KEYS.map((k) => [COUNTER_COLUMNS[k], bind.int(run.counts[k])])),
       batches_expected: bind.int(run.batchesExpected),
       batches_settled: bind.int(run.batchesSettled),
       error: bind.text(run.error ?? null),
       run_plan: bind.json(run.plan),
+      waiting_until: optionalTime(run.waitingUntil, 'waitingUntil'),
+      waiting_reason: bind.text(run.waitingReason ?? null),
+      progress_at: optionalTime(run.progressAt, 'progressAt'),
       // The start time at creation: listing order never shifts when a run is patched later.
       listed_at: startedAt,
     };
@@ -179,6 +189,9 @@ export class SqlRunStorage implements RunStorage {
       batchesExpected: r.batches_expected,
       batchesSettled: r.batches_settled,
       error: r.error,
+      waitingUntil: iso(r.waiting_until) ?? null,
+      waitingReason: r.waiting_reason,
+      progressAt: iso(r.progress_at) ?? null,
     };
     if (r.source_id !== null) run.sourceId = r.source_id;
     const plan = this.db.json(r.run_plan);

@@ -34,6 +34,20 @@ export class TableLedgerStorage implements LedgerStorage {
     return !tombstone && entry.listId === listId && entry.itemId === itemId ? entry : null;
   }
 
+  async readByItems(definitionId: string, listId: string, itemIds: string[]): Promise<Map<string, LedgerEntry>> {
+    const pk = encodeKey(definitionId);
+    const reverse = await this.tables.getMany('Ledger', pk, itemIds.map((itemId) => revKey(listId, itemId)));
+    const hashes = [...reverse.values()].map((row) => str(row, 'identityHash')).filter((h): h is string => h !== undefined);
+    const out = new Map<string, LedgerEntry>();
+    if (hashes.length === 0) return out;
+    const asked = new Set(itemIds);
+    for (const [, row] of await this.readRows(definitionId, hashes)) {
+      // As in readByItem: the forward row wins over a reverse row a concurrent move left behind.
+      if (!row.tombstone && row.entry.listId === listId && row.entry.itemId !== null && asked.has(row.entry.itemId)) out.set(row.entry.itemId, row.entry);
+    }
+    return out;
+  }
+
   async write(batch: LedgerEntry[]): Promise<void> {
     for (const [definitionId, group] of groupBy(batch, (e) => e.definitionId)) {
       let pending = group;

@@ -153,9 +153,12 @@ function runEntity(run: RunRecord, location: RunLocation): TableEntity<Props> {
   };
   if (run.sourceId !== undefined) e.sourceId = run.sourceId;
   if (run.finishedAt) e.finishedAt = run.finishedAt;
+  if (run.waitingUntil) e.waitingUntil = run.waitingUntil;
+  if (run.progressAt) e.progressAt = run.progressAt;
   for (const k of COUNT_KEYS) e[`n_${k}`] = run.counts[k];
   putText(e, 'highWater', run.highWater);
   putText(e, 'error', run.error);
+  putText(e, 'waitingReason', run.waitingReason);
   putJson(e, 'plan', run.plan);
   checkEntitySize(e, `run '${run.runId}'`);
   return e as TableEntity<Props>;
@@ -175,6 +178,9 @@ function toRun(row: Row): RunRecord {
     batchesExpected: num(row, 'batchesExpected'),
     batchesSettled: num(row, 'batchesSettled'),
     error: getText(row, 'error') ?? null,
+    waitingUntil: str(row, 'waitingUntil') ?? null,
+    waitingReason: getText(row, 'waitingReason') ?? null,
+    progressAt: str(row, 'progressAt') ?? null,
   };
   const sourceId = str(row, 'sourceId');
   if (sourceId !== undefined) run.sourceId = sourceId;

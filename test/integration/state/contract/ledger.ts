@@ -16,6 +16,18 @@ export function ledgerContract(ctx: ContractContext): void {
       expect(await ctx.store.getLedger(def, [])).toEqual(new Map());
     });
 
+    it('a page of items of one list is looked up at once; pending, moved-away and other lists\' entries are absent', async () => {
+      const def = `def-${uid()}`;
+      await ctx.store.putLedger([entry(def, 'a', 'list-1', '1'), entry(def, 'b', 'list-1', '2'), entry(def, 'c', 'list-2', '3'), entry(def, 'd', 'list-1', null)]);
+      await ctx.store.putLedger([entry(def, 'b', 'list-1', '5')]);
+      const found = await ctx.store.getLedgerByItems(def, 'list-1', ['1', '2', '3', '5', '9', '1']);
+      expect([...found.keys()].sort()).toEqual(['1', '5']);
+      expect(found.get('1')).toMatchObject({ identityHash: hash('a'), listId: 'list-1', itemId: '1' });
+      expect(found.get('5')).toMatchObject({ identityHash: hash('b') });
+      expect(await ctx.store.getLedgerByItems(def, 'list-1', [])).toEqual(new Map());
+      expect((await ctx.store.getLedgerByItems(`other-${uid()}`, 'list-1', ['1'])).size).toBe(0);
+    });
+
     it('a pending entry gains its item later and is then found by item', async () => {
       const def = `def-${uid()}`;
       await ctx.store.putLedger([entry(def, 'a', 'list-1', null), entry(def, 'b', 'list-1', null)]);

@@ -17,6 +17,23 @@ export function runContract(ctx: ContractContext): void {
       await expectSyncError(ctx.store.incrementRun(`run-${uid()}`, { read: 1 }), 'not_found');
     });
 
+    it('a run\'s wait and progress marks round-trip, are cleared with null, and a cancelled run reads back cancelled', async () => {
+      const def = `def-${uid()}`;
+      const runId = `run-${uid()}`;
+      await ctx.store.createRun(run(def, runId, new Date('2025-03-01T10:00:00.000Z'), { progressAt: '2025-03-01T10:00:00.000Z' }));
+      expect(await ctx.store.getRun(runId)).toMatchObject({ progressAt: '2025-03-01T10:00:00.000Z', waitingUntil: null, waitingReason: null });
+      const reason = `throttled: SharePoint asked to wait ${'z'.repeat(40_000)}`;
+      await ctx.store.updateRun(runId, { waitingUntil: '2025-03-01T10:07:30.000Z', waitingReason: reason, progressAt: '2025-03-01T10:02:00.000Z' });
+      // Counters change without touching the marks, from any instance.
+      await ctx.another().incrementRun(runId, { batchesSettled: 1 });
+      expect(await ctx.store.getRun(runId)).toMatchObject({ waitingUntil: '2025-03-01T10:07:30.000Z', waitingReason: reason, progressAt: '2025-03-01T10:02:00.000Z', batchesSettled: 1 });
+      await ctx.store.updateRun(runId, { waitingUntil: null, waitingReason: null });
+      expect(await ctx.store.getRun(runId)).toMatchObject({ waitingUntil: null, waitingReason: null, progressAt: '2025-03-01T10:02:00.000Z' });
+      await ctx.store.updateRun(runId, { status: 'cancelled', finishedAt: '2025-03-01T10:09:00.000Z', error: 'cancelled by an admin' });
+      expect((await ctx.store.listRuns(def)).items).toEqual([expect.objectContaining({ runId, status: 'cancelled', finishedAt: '2025-03-01T10:09:00.000Z', progressAt: '2025-03-01T10:02:00.000Z' })]);
+      await expectSyncError(ctx.store.updateRun(runId, { waitingUntil: 'soon' }), 'state_invalid');
+    });
+
     it('creating a run with an id already used is refused with state_conflict', async () => {
       const def = `def-${uid()}`;
       const runId = `run-${uid()}`;
