@@ -127,6 +127,13 @@ export type paths = {
     /** A run with its live counts */
     get: operations["runsGet"];
   };
+  "/runs/{runId}/cancel": {
+    /**
+     * Cancel a queued or running run
+     * @description Ends the run now as cancelled and releases the definition for the next run. Batches in flight finish or are dropped; the cursor does not move, so the next run covers the same rows. 409 if the run already ended.
+     */
+    post: operations["runsCancel"];
+  };
   "/definitions/{id}/failures": {
     /**
      * Rows that failed to sync
@@ -162,6 +169,26 @@ export type paths = {
      * @description Health is what the scheduler timer’s probes last saw (SOURCE_PROBE_INTERVAL_SECONDS).
      */
     get: operations["definitionSources"];
+  };
+  "/definitions/{id}/drift": {
+    /** Drift reports of a definition, newest first */
+    get: operations["driftList"];
+    /**
+     * Check the lists against the ledger
+     * @description Queues a drift check (quick: id and SyncKey; deep: also the mapped fields against the rows). It runs under the definition's lease, never during a run.
+     */
+    post: operations["driftCheck"];
+  };
+  "/definitions/{id}/drift/{reportId}": {
+    /** A drift report with one page of its differences */
+    get: operations["driftGet"];
+  };
+  "/definitions/{id}/drift/{reportId}/repair": {
+    /**
+     * Repair what a report found, action by action
+     * @description dryRun (default true) answers what each action would do. A real repair is queued under the definition's lease and recorded on the report.
+     */
+    post: operations["driftRepair"];
   };
   "/openapi.json": {
     /** This API as an OpenAPI 3.1 document */
@@ -2126,7 +2153,7 @@ export type operations = {
                 /** @enum {string} */
                 trigger: "schedule" | "manual" | "continuation" | "retry";
                 /** @enum {string} */
-                status: "queued" | "running" | "succeeded" | "partial" | "failed" | "refused";
+                status: "queued" | "running" | "succeeded" | "partial" | "failed" | "refused" | "cancelled";
                 sourceId?: string;
                 startedAt: string;
                 finishedAt?: string | null;
@@ -2143,6 +2170,12 @@ export type operations = {
                 batchesSettled: number;
                 error?: string | null;
                 plan?: unknown;
+                /** @description while the run waits (throttling, a planning retry): until when */
+                waitingUntil?: string | null;
+                /** @description why the run waits */
+                waitingReason?: string | null;
+                /** @description last time a batch settled or planning advanced */
+                progressAt?: string | null;
               })[];
             next?: string;
           };
@@ -2265,7 +2298,7 @@ export type operations = {
             /** @enum {string} */
             trigger: "schedule" | "manual" | "continuation" | "retry";
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "refused";
+            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "refused" | "cancelled";
             sourceId?: string;
             startedAt: string;
             finishedAt?: string | null;
@@ -2282,6 +2315,12 @@ export type operations = {
             batchesSettled: number;
             error?: string | null;
             plan?: unknown;
+            /** @description while the run waits (throttling, a planning retry): until when */
+            waitingUntil?: string | null;
+            /** @description why the run waits */
+            waitingReason?: string | null;
+            /** @description last time a batch settled or planning advanced */
+            progressAt?: string | null;
           };
         };
       };
@@ -2293,6 +2332,86 @@ export type operations = {
       };
       /** @description Not found */
       404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Cancel a queued or running run
+   * @description Ends the run now as cancelled and releases the definition for the next run. Batches in flight finish or are dropped; the cursor does not move, so the next run covers the same rows. 409 if the run already ended.
+   */
+  runsCancel: {
+    parameters: {
+      path: {
+        runId: string;
+      };
+    };
+    responses: {
+      /** @description the cancelled run */
+      200: {
+        content: {
+          "application/json": {
+            runId: string;
+            definitionId: string;
+            /** @enum {string} */
+            mode: "incremental" | "full" | "dryRun";
+            /** @enum {string} */
+            trigger: "schedule" | "manual" | "continuation" | "retry";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "refused" | "cancelled";
+            sourceId?: string;
+            startedAt: string;
+            finishedAt?: string | null;
+            counts: {
+              read: number;
+              created: number;
+              updated: number;
+              unchanged: number;
+              moved: number;
+              deleted: number;
+              failed: number;
+            };
+            batchesExpected: number;
+            batchesSettled: number;
+            error?: string | null;
+            plan?: unknown;
+            /** @description while the run waits (throttling, a planning retry): until when */
+            waitingUntil?: string | null;
+            /** @description why the run waits */
+            waitingReason?: string | null;
+            /** @description last time a batch settled or planning advanced */
+            progressAt?: string | null;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -2705,6 +2824,382 @@ export type operations = {
       };
       /** @description Not found */
       404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** Drift reports of a definition, newest first */
+  driftList: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description the `next` token of the previous page */
+        next?: string;
+      };
+      path: {
+        id: string;
+      };
+    };
+    responses: {
+      /** @description a page of reports */
+      200: {
+        content: {
+          "application/json": {
+            items: ({
+                reportId: string;
+                definitionId: string;
+                /** @enum {string} */
+                status: "queued" | "running" | "done" | "failed" | "refused";
+                /** @enum {string} */
+                mode: "quick" | "deep";
+                createdAt: string;
+                startedAt: string | null;
+                finishedAt: string | null;
+                counts: {
+                  itemsScanned: number;
+                  ledgerEntries: number;
+                  missingInSharePoint: number;
+                  orphanInSharePoint: number;
+                  pointsElsewhere: number;
+                  duplicateInSharePoint: number;
+                  contentMismatch: number;
+                };
+                ruSpent: number;
+                requests: number;
+                error?: string;
+                repairs: ({
+                    repairId: string;
+                    actions: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+                    /** @enum {string} */
+                    status: "queued" | "running" | "done" | "failed";
+                    requestedAt: string;
+                    finishedAt?: string;
+                    repaired: {
+                      [key: string]: number;
+                    };
+                    error?: string;
+                  })[];
+              })[];
+            next?: string;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Check the lists against the ledger
+   * @description Queues a drift check (quick: id and SyncKey; deep: also the mapped fields against the rows). It runs under the definition's lease, never during a run.
+   */
+  driftCheck: {
+    parameters: {
+      path: {
+        id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /**
+           * @default quick
+           * @enum {string}
+           */
+          mode?: "quick" | "deep";
+        };
+      };
+    };
+    responses: {
+      /** @description queued */
+      202: {
+        headers: {
+          Location?: string;
+        };
+        content: {
+          "application/json": {
+            reportId: string;
+            /** @constant */
+            status: "queued";
+            statusUrl: string;
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unsupported media type: the body must be JSON */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** A drift report with one page of its differences */
+  driftGet: {
+    parameters: {
+      query?: {
+        /** @description only differences of this kind */
+        kind?: "missingInSharePoint" | "orphanInSharePoint" | "pointsElsewhere" | "duplicateInSharePoint" | "contentMismatch";
+        page?: number;
+      };
+      path: {
+        id: string;
+        reportId: string;
+      };
+    };
+    responses: {
+      /** @description the report */
+      200: {
+        content: {
+          "application/json": {
+            reportId: string;
+            definitionId: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "done" | "failed" | "refused";
+            /** @enum {string} */
+            mode: "quick" | "deep";
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+            counts: {
+              itemsScanned: number;
+              ledgerEntries: number;
+              missingInSharePoint: number;
+              orphanInSharePoint: number;
+              pointsElsewhere: number;
+              duplicateInSharePoint: number;
+              contentMismatch: number;
+            };
+            ruSpent: number;
+            requests: number;
+            error?: string;
+            repairs: ({
+                repairId: string;
+                actions: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+                /** @enum {string} */
+                status: "queued" | "running" | "done" | "failed";
+                requestedAt: string;
+                finishedAt?: string;
+                repaired: {
+                  [key: string]: number;
+                };
+                error?: string;
+              })[];
+            differences: {
+              /** @enum {string} */
+              kind?: "missingInSharePoint" | "orphanInSharePoint" | "pointsElsewhere" | "duplicateInSharePoint" | "contentMismatch";
+              page: number;
+              pages: number;
+              items: ({
+                  /** @enum {string} */
+                  kind: "missingInSharePoint" | "orphanInSharePoint" | "pointsElsewhere" | "duplicateInSharePoint" | "contentMismatch";
+                  listId: string;
+                  itemId: string;
+                  identityHash?: string;
+                  key?: unknown[];
+                  /** @enum {string} */
+                  reason?: "noSyncKey" | "unknownSyncKey" | "copyInOtherList";
+                  rowSelected?: boolean;
+                  ledger?: {
+                    listId: string;
+                    itemId: string | null;
+                  };
+                  fields?: {
+                      field: string;
+                      source: unknown;
+                      sharePoint: unknown;
+                    }[];
+                })[];
+            };
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Repair what a report found, action by action
+   * @description dryRun (default true) answers what each action would do. A real repair is queued under the definition's lease and recorded on the report.
+   */
+  driftRepair: {
+    parameters: {
+      path: {
+        id: string;
+        reportId: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          actions: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+          /** @default true */
+          dryRun?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description dry run */
+      200: {
+        content: {
+          "application/json": {
+            /** @constant */
+            dryRun: true;
+            actions: {
+              [key: string]: {
+                wouldRepair: number;
+                examples: ({
+                    /** @enum {string} */
+                    kind: "missingInSharePoint" | "orphanInSharePoint" | "pointsElsewhere" | "duplicateInSharePoint" | "contentMismatch";
+                    listId: string;
+                    itemId: string;
+                    identityHash?: string;
+                    key?: unknown[];
+                    /** @enum {string} */
+                    reason?: "noSyncKey" | "unknownSyncKey" | "copyInOtherList";
+                    rowSelected?: boolean;
+                    ledger?: {
+                      listId: string;
+                      itemId: string | null;
+                    };
+                    fields?: {
+                        field: string;
+                        source: unknown;
+                        sharePoint: unknown;
+                      }[];
+                  })[];
+              };
+            };
+          };
+        };
+      };
+      /** @description queued */
+      202: {
+        content: {
+          "application/json": {
+            /** @constant */
+            dryRun: false;
+            repair: {
+              repairId: string;
+              actions: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+              /** @enum {string} */
+              status: "queued" | "running" | "done" | "failed";
+              requestedAt: string;
+              finishedAt?: string;
+              repaired: {
+                [key: string]: number;
+              };
+              error?: string;
+            };
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Unsupported media type: the body must be JSON */
+      415: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
