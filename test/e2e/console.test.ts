@@ -192,6 +192,38 @@ describe('the admin console in Chromium', () => {
     expect(healed).toMatch(/created 1, updated 0,.*failed 0/);
   }, 120_000);
 
+  it('finds what was tampered with in SharePoint by a drift check, and repairs it after a dry run', async () => {
+    const graph = (method: string, path: string, body?: unknown) =>
+      fetch(`${stack.emulator.url}/v1.0/sites/${stack.siteId}${path}`, { method, headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const inList = () => stack.items().filter((i) => i.list === 'Orders 2025');
+    const before = inList().length;
+    const [deleted, edited] = inList();
+    const listId = stack.emulator.state.lists().find((l) => l.displayName === 'Orders 2025')!.id;
+    expect((await graph('DELETE', `/lists/${listId}/items/${deleted!.id}`)).status).toBe(204);
+    expect((await graph('PATCH', `/lists/${listId}/items/${edited!.id}/fields`, { amount: 999 })).status).toBe(200);
+
+    const drift = page.getByRole('region', { name: 'Drift' });
+    await drift.getByRole('button', { name: 'Deep drift check (fields too)' }).click();
+    await page.getByTestId('drift-status').getByText(/^2 differences/).waitFor({ timeout: 60_000 });
+    const count = (kind: string) => drift.getByRole('table', { name: 'Differences by kind' }).getByRole('row', { name: new RegExp(`^${kind}`) }).getByRole('cell');
+    expect(await count('missing in SharePoint').textContent()).toBe('1');
+    expect(await count('content differs from the row').textContent()).toBe('1');
+    await drift.getByLabel('Show kind', { exact: true }).selectOption('contentMismatch');
+    await drift.getByRole('cell', { name: /^amount: 999 →/ }).waitFor();
+    await expectAccessible(page, 'drift report');
+
+    await drift.getByRole('button', { name: 'Dry-run the repair' }).click();
+    await drift.getByText('What the repair would do').waitFor();
+    await expectAccessible(page, 'drift repair dry run');
+    await drift.getByRole('button', { name: 'Repair now' }).click();
+    await drift.getByRole('row', { name: /done/ }).waitFor({ timeout: 60_000 });
+    expect(inList()).toHaveLength(before);
+    expect(stack.items().find((i) => i.id === edited!.id)?.fields.amount).not.toBe(999);
+
+    await drift.getByRole('button', { name: 'Quick drift check' }).click();
+    await page.getByTestId('drift-status').getByText(/^in step/).waitFor({ timeout: 60_000 });
+  }, 120_000);
+
   it('fails over to the secondary by hand, with the cursor policy explained, and runs from it', async () => {
     const section = page.getByRole('region', { name: 'Sources and failover' });
     await section.getByRole('rowheader', { name: 'shop-replica' }).waitFor();

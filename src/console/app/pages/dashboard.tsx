@@ -1,5 +1,6 @@
 import { nextOccurrence, parseNcrontab } from '../../../core/ncrontab';
 import type { Definition, Ok, Run } from '../api';
+import { driftState } from './drift';
 import { healthText } from './failover';
 import { ErrorMessage, Loading, Section, formatDuration, useConsole, useLoad, DataTable } from '../ui';
 
@@ -8,6 +9,7 @@ import { ErrorMessage, Loading, Section, formatDuration, useConsole, useLoad, Da
 interface Row {
   view: Definition;
   active?: Ok<'definitionSources'>['items'][number];
+  drift?: Ok<'driftList'>['items'][number];
   lastRun?: Run;
   runs: Run[];
   tenant: string;
@@ -64,9 +66,9 @@ export function DashboardPage() {
     return Promise.all(
       definitions.items.map(async (view) => {
         const path = `definitions/${encodeURIComponent(view.definition.id)}`;
-        const [runs, sources] = await Promise.all([api.call('runsList', 'GET', `${path}/runs?limit=50`), api.call('definitionSources', 'GET', `${path}/sources`)]);
+        const [runs, sources, drift] = await Promise.all([api.call('runsList', 'GET', `${path}/runs?limit=50`), api.call('definitionSources', 'GET', `${path}/sources`), api.call('driftList', 'GET', `${path}/drift?limit=1`)]);
         const active = sources.items.find((s) => s.role === 'primary');
-        return { view, runs: runs.items, lastRun: runs.items[0], active, tenant: tenants.get(view.definition.target.connectionId) ?? view.definition.target.connectionId };
+        return { view, runs: runs.items, lastRun: runs.items[0], active, drift: drift.items[0], tenant: tenants.get(view.definition.target.connectionId) ?? view.definition.target.connectionId };
       }),
     );
   }, []);
@@ -80,8 +82,8 @@ export function DashboardPage() {
             No definitions yet. <a href="#/wizard">Create one with the wizard</a>.
           </p>
         ) : (
-          <DataTable caption="Every definition with its last run" columns={['Definition', 'Last run', 'Counts', 'Duration', 'Next scheduled slot', 'Active source and health']}>
-            {data.map(({ view, lastRun, active }) => (
+          <DataTable caption="Every definition with its last run" columns={['Definition', 'Last run', 'Counts', 'Duration', 'Next scheduled slot', 'Drift', 'Active source and health']}>
+            {data.map(({ view, lastRun, active, drift }) => (
               <tr key={view.definition.id}>
                 <th scope="row">
                   <a href={`#/definitions/${encodeURIComponent(view.definition.id)}`}>{view.definition.displayName || view.definition.id}</a>
@@ -91,6 +93,7 @@ export function DashboardPage() {
                 <td>{lastRun ? `${lastRun.counts.created} created, ${lastRun.counts.updated} updated, ${lastRun.counts.deleted} deleted, ${lastRun.counts.failed} failed` : '–'}</td>
                 <td>{lastRun ? formatDuration(lastRun.startedAt, lastRun.finishedAt) : '–'}</td>
                 <td>{nextSlot(view.definition.schedule)}</td>
+                <td>{driftState(drift)}</td>
                 <td>
                   {view.activeSourceId}: {active ? healthText(active) : 'unknown'}
                 </td>

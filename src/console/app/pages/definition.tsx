@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../api';
+import { DriftSection } from './drift';
 import { FailoverSection } from './failover';
 import { ChangeButton, DataTable, ErrorMessage, Loading, Section, formatDuration, useAction, useConsole, useLoad } from '../ui';
 
@@ -8,7 +9,7 @@ import { ChangeButton, DataTable, ErrorMessage, Loading, Section, formatDuration
  * dry-run plan sample, failures with their reasons and retry, and the moves audit.
  */
 
-const FINISHED = new Set(['succeeded', 'partial', 'failed', 'refused']);
+const FINISHED = new Set(['succeeded', 'partial', 'failed', 'refused', 'cancelled']);
 
 interface PlanSample {
   op: string;
@@ -76,6 +77,7 @@ function RunProgress({ runId, onFinished }: { runId: string; onFinished(run: Run
       stopped = true;
     };
   }, [runId]);
+  const cancel = useAction(() => api.call('runsCancel', 'POST', `runs/${encodeURIComponent(runId)}/cancel`), () => `run ${runId} cancelled`);
   const expected = run?.batchesExpected ?? 0;
   const settled = run?.batchesSettled ?? 0;
   const done = run ? FINISHED.has(run.status) : false;
@@ -91,11 +93,18 @@ function RunProgress({ runId, onFinished }: { runId: string; onFinished(run: Run
           <p>
             <span class={`status-${run.status}`}>{run.status}</span>: {settled} of {expected} batches settled; read {run.counts.read}, created {run.counts.created}, updated {run.counts.updated}, unchanged {run.counts.unchanged}, moved {run.counts.moved}, deleted {run.counts.deleted}, failed {run.counts.failed}
             {run.error ? ` — ${run.error}` : ''}
+            {run.waitingUntil && !done ? ` — waiting until ${run.waitingUntil}${run.waitingReason ? ` (${run.waitingReason})` : ''}` : ''}
           </p>
         ) : (
           <p>queued, waiting for the planner…</p>
         )}
       </div>
+      {!done && (
+        <ChangeButton kind="danger" busy={cancel.busy} onClick={() => void cancel.run()}>
+          Cancel run
+        </ChangeButton>
+      )}
+      <ErrorMessage error={cancel.error} />
       {run && run.mode === 'dryRun' && done && (
         <>
           <PlannedPerList run={run} />
@@ -285,6 +294,7 @@ export function DefinitionPage({ id }: { id: string }) {
       <RunsSection id={id} watching={watching} setWatching={setWatching} />
       <FailuresSection id={id} />
       <MovesSection id={id} />
+      <DriftSection id={id} />
       <FailoverSection id={id} onFailover={(runId) => runId && setWatching(runId)} />
     </>
   );
