@@ -78,7 +78,7 @@ export class ColumnNames {
   }
 }
 
-function hintFor(col: ColumnInfo): KeyHint {
+export function hintFor(col: ColumnInfo): KeyHint {
   if (col.dataType === 'decimal' || col.dataType === 'money') return 'decimal';
   if (col.dataType === 'uuid') return 'uuid';
   if (col.dataType === 'text' || col.dataType === 'char') return 'text';

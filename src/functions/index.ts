@@ -1,6 +1,7 @@
 import type { Services } from '../composition';
 import type { FunctionDefinition } from '../runtime/function-table';
 import { apiFunctions } from './api';
+import { consoleFunction } from './console';
 import { healthFunction } from './health';
 import { deadLetterFunctions, schedulerFunction, syncMovesFunction, syncRunsFunction, syncWritesFunction } from './pipeline';
 
@@ -12,6 +13,7 @@ export function createFunctionTable(services: Services): FunctionDefinition[] {
   return [
     healthFunction(services),
     ...apiFunctions(services),
+    consoleFunction(),
     schedulerFunction(services),
     syncRunsFunction(services),
     syncWritesFunction(services),

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   say(`settings     ${source} (environment overrides)`);
   say(`functions    ${functions.map((f) => `${f.name} (${f.kind})`).join(', ')}`);
   say(`\nManagement API: ${host.url.replace('127.0.0.1', 'localhost')}/api   (try: curl -s localhost:${httpPort}/api/health)`);
+  say(`Admin console:  ${host.url.replace('127.0.0.1', 'localhost')}/api/console/   (function key: ${cfg.LOCAL_FUNCTION_KEY ?? 'none needed'})`);
   say('Press Ctrl-C to stop.');
 
   let stopping = false;

@@ -45,6 +45,8 @@ export interface StackOptions {
   queues?: Partial<QueuePumpOptions>;
   functions?: FunctionDefinition[];
   settings?: Record<string, string>;
+  /** Also serve the HTTP functions (API and console) at `host.url`. */
+  serveHttp?: boolean;
   /** Also run the scheduler timer (reaper + due schedule slots) on SCHEDULER_CRON, as the host would. */
   scheduler?: boolean;
 }
@@ -90,7 +92,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await queueService.getQueueClient(q).createIfNotExists();
     await queueService.getQueueClient(q).clearMessages();
   }
-  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.scheduler && f.name === 'scheduler'));
+  const functions = opts.functions ?? createFunctionTable(handlerServices).filter((f) => f.kind === 'queue' || (opts.scheduler && f.name === 'scheduler') || (opts.serveHttp && f.kind === 'http'));
   // Dead letters waiting for their function are work in progress too.
   const pumped = functions.flatMap((f) => (f.kind === 'queue' ? [storageQueueOf(f)] : []));
   const host = new LocalHost({

@@ -32,9 +32,9 @@ describe('src/index.ts registers the function table with the v4 model', () => {
     expect(byQueue['sync-runs/$deadletterqueue']?.isSessionsEnabled).toBe(false);
   });
 
-  it('the scheduler runs on the SCHEDULER_CRON setting and health is the only anonymous endpoint besides the OpenAPI document', () => {
+  it('the scheduler runs on the SCHEDULER_CRON setting and the anonymous endpoints are health, the OpenAPI document and the console page', () => {
     expect(timer.mock.calls.map(([name, o]) => [name, o.schedule])).toEqual([['scheduler', '%SCHEDULER_CRON%']]);
     const anonymous = http.mock.calls.filter(([, o]) => o.authLevel === 'anonymous').map(([, o]) => o.route).sort();
-    expect(anonymous).toEqual(['health', 'openapi.json']);
+    expect(anonymous).toEqual(['console/{*path}', 'health', 'openapi.json']);
   });
 });
