@@ -449,6 +449,27 @@ export type components = {
           /** @default 30 */
           holdDownMinutes: number;
         };
+        /**
+         * @default {
+         *   "watch": false,
+         *   "schedule": null,
+         *   "mode": "quick",
+         *   "autoRepair": []
+         * }
+         */
+        drift: {
+          /** @default false */
+          watch: boolean;
+          /** @default null */
+          schedule: string | null;
+          /**
+           * @default quick
+           * @enum {string}
+           */
+          mode: "quick" | "deep";
+          /** @default [] */
+          autoRepair: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+        };
       };
       /** @description 0 until provisioned or first run */
       mappingVersion: number;
@@ -581,6 +602,27 @@ export type components = {
         afterFailures?: number;
         /** @default 30 */
         holdDownMinutes?: number;
+      };
+      /**
+       * @default {
+       *   "watch": false,
+       *   "schedule": null,
+       *   "mode": "quick",
+       *   "autoRepair": []
+       * }
+       */
+      drift?: {
+        /** @default false */
+        watch?: boolean;
+        /** @default null */
+        schedule?: string | null;
+        /**
+         * @default quick
+         * @enum {string}
+         */
+        mode?: "quick" | "deep";
+        /** @default [] */
+        autoRepair?: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
       };
     };
     ValidationReport: {
@@ -1628,6 +1670,27 @@ export type operations = {
                     /** @default 30 */
                     holdDownMinutes: number;
                   };
+                  /**
+                   * @default {
+                   *   "watch": false,
+                   *   "schedule": null,
+                   *   "mode": "quick",
+                   *   "autoRepair": []
+                   * }
+                   */
+                  drift: {
+                    /** @default false */
+                    watch: boolean;
+                    /** @default null */
+                    schedule: string | null;
+                    /**
+                     * @default quick
+                     * @enum {string}
+                     */
+                    mode: "quick" | "deep";
+                    /** @default [] */
+                    autoRepair: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
+                  };
                 };
                 /** @description 0 until provisioned or first run */
                 mappingVersion: number;
@@ -1905,6 +1968,27 @@ export type operations = {
             afterFailures?: number;
             /** @default 30 */
             holdDownMinutes?: number;
+          };
+          /**
+           * @default {
+           *   "watch": false,
+           *   "schedule": null,
+           *   "mode": "quick",
+           *   "autoRepair": []
+           * }
+           */
+          drift?: {
+            /** @default false */
+            watch?: boolean;
+            /** @default null */
+            schedule?: string | null;
+            /**
+             * @default quick
+             * @enum {string}
+             */
+            mode?: "quick" | "deep";
+            /** @default [] */
+            autoRepair?: ("recreateMissing" | "adoptOrphans" | "deleteOrphans" | "removeDuplicates" | "rewriteMismatches" | "fixPointers")[];
           };
         };
       };
@@ -2865,7 +2949,8 @@ export type operations = {
                 /** @enum {string} */
                 status: "queued" | "running" | "done" | "failed" | "refused";
                 /** @enum {string} */
-                mode: "quick" | "deep";
+                mode: "quick" | "deep" | "watch";
+                watchFellBack?: boolean;
                 createdAt: string;
                 startedAt: string | null;
                 finishedAt: string | null;
@@ -3021,7 +3106,8 @@ export type operations = {
             /** @enum {string} */
             status: "queued" | "running" | "done" | "failed" | "refused";
             /** @enum {string} */
-            mode: "quick" | "deep";
+            mode: "quick" | "deep" | "watch";
+            watchFellBack?: boolean;
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
