@@ -25,12 +25,17 @@
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or early once `cancel` aborts. */
+  sleep(ms: number, cancel?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, cancel) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      cancel?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    }),
 };
 
 /** Microsoft's fixed Graph costs for SharePoint (throttling guidance, 2025). */
@@ -146,13 +151,19 @@ class SpendWindow {
     return this.sum;
   }
 
-  /** Milliseconds from `now` until the window holds at most `target`; undefined when expiries alone never get there. */
-  msUntilAtMost(now: number, target: number): number | undefined {
-    let remaining = this.held(now);
+  /** Milliseconds from `now` until this window and `other` together hold at most `target`; undefined when expiries alone never get there. */
+  msUntilAtMost(now: number, target: number, other?: SpendWindow): number | undefined {
+    let remaining = this.held(now) + (other?.held(now) ?? 0);
     if (remaining <= target) return 0;
-    for (let i = this.head; i < this.expiries.length; i++) {
-      remaining -= this.amounts[i]!;
-      if (remaining <= target) return this.expiries[i]! - now;
+    let i = this.head;
+    let j = other?.head ?? 0;
+    const otherLength = other?.expiries.length ?? 0;
+    while (i < this.expiries.length || j < otherLength) {
+      // Merge the two expiry queues in time order.
+      const fromThis = j >= otherLength || (i < this.expiries.length && this.expiries[i]! <= other!.expiries[j]!);
+      const expiry = fromThis ? this.expiries[i]! : other!.expiries[j]!;
+      remaining -= fromThis ? this.amounts[i++]! : other!.amounts[j++]!;
+      if (remaining <= target) return expiry - now;
     }
     return undefined;
   }
@@ -161,7 +172,10 @@ class SpendWindow {
 export class TenantLimiter {
   private readonly s: Required<Omit<LimiterSettings, 'sharedBudget'>>;
   private readonly shared: SharedBudget | undefined;
+  /** Our own answered charges. */
   private readonly window = new SpendWindow();
+  /** Spend the server reported beyond ours (other apps' instances, a misjudged window). */
+  private readonly unseen = new SpendWindow();
   /** RU of requests sent and not answered yet: they hold budget until a window after their answer. */
   private inFlightRu = 0;
   private inFlight = 0;
@@ -189,10 +203,15 @@ export class TenantLimiter {
     return Math.min(this.s.budgetRuPerMinute, this.observedLimit ?? Number.POSITIVE_INFINITY);
   }
 
-  /** RU the account may hold at once. */
+  /** RU our own spend may hold at once: the tenant's budget, or the shares of it this process holds. */
   get capacity(): number {
     const mine = this.shared ? Math.min(this.tenantBudget, this.shared.heldRuPerMinute()) : this.tenantBudget;
     return mine * this.s.targetUtilisation;
+  }
+
+  /** RU our own and the unseen spend together may hold at once. */
+  private get tenantCapacity(): number {
+    return this.tenantBudget * this.s.targetUtilisation;
   }
 
   /** The limiter's clock: what `resumesAt` is measured against. */
@@ -205,6 +224,7 @@ export class TenantLimiter {
     return this.pausedUntil;
   }
 
+  /** Our own spend in the window, in flight included. */
   private held(now: number): number {
     return this.inFlightRu + this.window.held(now);
   }
@@ -217,14 +237,21 @@ export class TenantLimiter {
     if (now < this.pausedUntil) return this.pausedUntil - now;
     if (this.inFlight >= this.s.maxConcurrency) return Number.POSITIVE_INFINITY;
     const capacity = this.capacity;
+    const tenantCapacity = this.tenantCapacity;
     const held = this.held(now);
-    if (held + ru <= capacity) return 0;
+    const total = held + this.unseen.held(now);
+    if (held + ru <= capacity && total + ru <= tenantCapacity) return 0;
     // A charge larger than the whole capacity goes when the account is empty, or it never would.
-    if (held === 0 && capacity > 0) return 0;
+    if (total === 0 && capacity > 0) return 0;
+    if (capacity <= 0) return Number.POSITIVE_INFINITY;
     // Expiries free room at known times; in-flight charges and missing shares only on an event.
-    const target = Math.max(0, capacity - ru) - this.inFlightRu;
-    const ms = capacity <= 0 || target < 0 ? undefined : this.window.msUntilAtMost(now, target);
-    return ms === undefined || ms === 0 ? Number.POSITIVE_INFINITY : ms;
+    const ownTarget = Math.max(0, capacity - ru) - this.inFlightRu;
+    const totalTarget = Math.max(0, tenantCapacity - ru) - this.inFlightRu;
+    const own = ownTarget < 0 ? undefined : this.window.msUntilAtMost(now, ownTarget);
+    const both = totalTarget < 0 ? undefined : this.window.msUntilAtMost(now, totalTarget, this.unseen);
+    if (own === undefined || both === undefined) return Number.POSITIVE_INFINITY;
+    const ms = Math.max(own, both);
+    return ms === 0 ? Number.POSITIVE_INFINITY : ms;
   }
 
   /** Waits (first come, first served) until `ru` may be spent, charges it and takes a concurrency slot. */
@@ -239,8 +266,14 @@ export class TenantLimiter {
         const wait = this.delayBeforeSend(now, ru);
         if (wait === 0) break;
         if (now >= this.pausedUntil && this.held(now) + ru > this.capacity) this.shared?.wantMore();
-        if (wait === Number.POSITIVE_INFINITY) await new Promise<void>((resolve) => this.changeWaiters.push(resolve));
-        else await this.clock.sleep(wait);
+        // A change (an answer, a share taken, a 429) may shorten the wait: re-check on either.
+        const changed = new Promise<void>((resolve) => this.changeWaiters.push(resolve));
+        if (wait === Number.POSITIVE_INFINITY) await changed;
+        else {
+          const cancel = new AbortController();
+          await Promise.race([this.clock.sleep(wait, cancel.signal), changed]);
+          cancel.abort();
+        }
       }
       return this.take(ru, this.clock.now());
     } finally {
@@ -276,9 +309,9 @@ export class TenantLimiter {
 
   /** Books spend the server counted and we did not, so the account matches the server's. */
   private bookUnseen(now: number, serverUsed: number): void {
-    const unseen = serverUsed - this.held(now);
+    const unseen = serverUsed - this.held(now) - this.unseen.held(now);
     if (unseen <= 0) return;
-    this.window.book(now + BUDGET_WINDOW_MS, unseen);
+    this.unseen.book(now + BUDGET_WINDOW_MS, unseen);
     this.stats.unseenRu += unseen;
   }
 
@@ -301,7 +334,7 @@ export class TenantLimiter {
     }
     if (remaining !== undefined) {
       const serverUsed = (limit ?? this.tenantBudget) - remaining;
-      if (serverUsed > this.held(now)) this.stats.congestionSignals += 1;
+      if (serverUsed > this.held(now) + this.unseen.held(now)) this.stats.congestionSignals += 1;
       this.bookUnseen(now, serverUsed);
     }
   }
@@ -312,7 +345,7 @@ export class TenantLimiter {
       budgetRuPerMinute: this.s.budgetRuPerMinute,
       observedLimitRuPerMinute: this.observedLimit,
       rateRuPerMinute: this.capacity,
-      windowRu: this.held(now),
+      windowRu: this.held(now) + this.unseen.held(now),
       ...this.stats,
       inFlight: this.inFlight,
       pausedForMs: Math.max(0, this.pausedUntil - now),

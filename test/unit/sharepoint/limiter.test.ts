@@ -179,6 +179,32 @@ describe('tenant limiter', () => {
     await clock.advance(0);
     expect(granted).toHaveLength(49); // 98 RU of the 100 held
   });
+
+  it('with a shared budget, spend of the other share holders counts against the tenant budget, not against our share', async () => {
+    const clock = new FakeClock();
+    let wake = () => {};
+    const shared = { heldRuPerMinute: () => 300, wantMore: () => {}, bind: (account: { wake(): void }) => void (wake = () => account.wake()) };
+    const l = limiter(clock, { sharedBudget: shared });
+    const p = await l.acquire(100);
+    p.release();
+    // The server has counted 400 RU: 300 of other holders beyond our 100.
+    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 200 } });
+    expect(l.delayBeforeSend(clock.now(), 150)).toBe(0); // 250 of our 294, 550 of the tenant's 588
+    expect(l.delayBeforeSend(clock.now(), 200)).toBeGreaterThan(59_000); // our share would overflow
+    // A share taken while a caller sleeps on the window wakes it at once.
+    let held = 300;
+    const growing = { heldRuPerMinute: () => held, wantMore: () => {}, bind: (account: { wake(): void }) => void (wake = () => account.wake()) };
+    const m = limiter(clock, { sharedBudget: growing });
+    (await m.acquire(290)).release();
+    let sent = false;
+    void m.acquire(100).then(() => (sent = true));
+    await clock.advance(1_000);
+    expect(sent).toBe(false);
+    held = 600;
+    wake();
+    await clock.advance(0);
+    expect(sent).toBe(true);
+  });
 });
 
 describe('throttle headers', () => {
