@@ -1,3 +1,4 @@
+import { parseNcrontab } from './ncrontab';
 import { z } from 'zod';
 
 /**
@@ -169,6 +170,32 @@ export const FailoverSpec = z
   .strict();
 export type FailoverSpec = z.output<typeof FailoverSpec>;
 
+/** Drift (DESIGN §7) a definition opts into. */
+export const DriftSpec = z
+  .object({
+    /** After every run, read each list's delta feed since the last watch: people's edits and deletes, at a cost that grows with the changes. */
+    watch: z.boolean().default(false),
+    /** NCRONTAB of scheduled checks (the scheduler timer enqueues one per slot). */
+    schedule: z
+      .string()
+      .max(120)
+      .nullable()
+      .default(null)
+      .superRefine((s, ctx) => {
+        if (s === null) return;
+        try {
+          parseNcrontab(s);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `not a valid NCRONTAB expression: ${(error as Error).message}` });
+        }
+      }),
+    mode: z.enum(['quick', 'deep']).default('quick'),
+    /** Repairs run (not as a dry run) after a scheduled check that found something. */
+    autoRepair: z.array(z.enum(['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'removeDuplicates', 'rewriteMismatches', 'fixPointers'])).max(6).default([]),
+  })
+  .strict();
+export type DriftSpec = z.output<typeof DriftSpec>;
+
 export const SyncDefinitionInput = z
   .object({
     id,
@@ -201,6 +228,7 @@ export const SyncDefinitionInput = z
     maxRowsPerRun: z.number().int().min(1).max(1_000_000).default(50_000),
     maxAttempts: z.number().int().min(1).max(100).default(5),
     failover: FailoverSpec.default({ automatic: false, afterFailures: 3, holdDownMinutes: 30 }),
+    drift: DriftSpec.default({ watch: false, schedule: null, mode: 'quick', autoRepair: [] }),
   })
   .strict();
 export type SyncDefinitionInput = z.input<typeof SyncDefinitionInput>;

@@ -28,7 +28,15 @@ export type FinalizeMessage = z.infer<typeof FinalizeMessage>;
 
 /** A drift check (DESIGN §7), on the runs queue so it holds the definition's lease like a run and never interleaves with one. */
 export const DriftCheckMessage = z
-  .object({ type: z.literal('driftCheck'), definitionId: Id, reportId: Id, mode: z.enum(['quick', 'deep']), requestedAt: z.string() })
+  .object({
+    type: z.literal('driftCheck'),
+    definitionId: Id,
+    reportId: Id,
+    mode: z.enum(['quick', 'deep']),
+    requestedAt: z.string(),
+    /** A scheduled check's `drift.autoRepair`: repairs queued once it has found something. */
+    autoRepair: z.array(z.enum(['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'removeDuplicates', 'rewriteMismatches', 'fixPointers'])).optional(),
+  })
   .strict();
 export type DriftCheckMessage = z.infer<typeof DriftCheckMessage>;
 
@@ -43,7 +51,11 @@ export const DriftRepairMessage = z
   .strict();
 export type DriftRepairMessage = z.infer<typeof DriftRepairMessage>;
 
-export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage]);
+/** A drift watch (DESIGN §7): sent by a finished run of a definition with `drift.watch`, so it takes the lease after the run let go of it. */
+export const DriftWatchMessage = z.object({ type: z.literal('driftWatch'), definitionId: Id, watchId: Id, afterRunId: Id }).strict();
+export type DriftWatchMessage = z.infer<typeof DriftWatchMessage>;
+
+export const RunsQueueMessage = z.discriminatedUnion('type', [RunMessage, FinalizeMessage, DriftCheckMessage, DriftRepairMessage, DriftWatchMessage]);
 export type RunsQueueMessage = z.infer<typeof RunsQueueMessage>;
 
 export const WriteOpMessage = z

@@ -27,6 +27,17 @@ export class ColumnIndexes {
     this.byColumn.set(column, index);
   }
 
+  /** Stops indexing a column (its index was removed). */
+  dropColumn(column: string): void {
+    this.byColumn.delete(column);
+  }
+
+  /** Whether two items of the list hold one value (case-insensitively) in an indexed column. */
+  hasDuplicates(column: string): boolean {
+    for (const ids of this.byColumn.get(column)?.values() ?? []) if (ids.size > 1) return true;
+    return false;
+  }
+
   /** Indexes every value of an item (a restored one). */
   addItem(item: ItemState): void {
     for (const [name, index] of this.byColumn) {

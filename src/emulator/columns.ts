@@ -259,6 +259,49 @@ export function parseColumnDefinition(body: unknown, existing: readonly Column[]
   return column;
 }
 
+/** The columnDefinition properties an update may change here; type facets and names stay as created. */
+const UPDATABLE = ['displayName', 'description', 'hidden', 'indexed', 'enforceUniqueValues', 'required'] as const;
+
+/**
+ * Applies a Graph columnDefinition update body to a copy of `column` ("you can update any
+ * property of columnDefinition other than the id property", learn.microsoft.com/graph/api/columndefinition-update),
+ * with the same rules as a create. `hasDuplicates` tells whether the list holds a value twice
+ * in that column, which SharePoint checks before it enforces unique values.
+ */
+export function applyColumnUpdate(column: Column, body: unknown, existing: readonly Column[], hasDuplicates: () => boolean): Column {
+  if (!isObject(body)) throw invalidRequest('The column definition must be a JSON object.');
+  const what = `column '${column.name}'`;
+  if (column.readOnly) throw invalidRequest(`The ${what} is read-only and cannot be changed.`);
+  if (body.id !== undefined && body.id !== column.id) throw invalidRequest(`The id of ${what} cannot be changed.`);
+  const other = Object.keys(body).filter((k) => k !== 'id' && !(UPDATABLE as readonly string[]).includes(k));
+  if (other.length > 0) throw invalidRequest(`The emulator does not support updating '${other[0]}' (${what}); it updates ${UPDATABLE.join(', ')}.`);
+  const next: Column = { ...column };
+  for (const key of ['displayName', 'description'] as const) {
+    if (body[key] === undefined) continue;
+    if (typeof body[key] !== 'string') throw invalidRequest(`Property '${key}' of ${what} must be a string.`);
+    next[key] = body[key] as string;
+  }
+  for (const key of ['hidden', 'indexed', 'enforceUniqueValues', 'required'] as const) {
+    if (body[key] !== undefined) next[key] = optBool(body, key, what);
+  }
+  if (next.kind === 'note' && (next.indexed || next.enforceUniqueValues)) {
+    throw invalidRequest(`Column '${column.name}' allows multiple lines of text and cannot be indexed or enforce unique values.`);
+  }
+  if (next.kind === 'boolean' && next.enforceUniqueValues) {
+    throw invalidRequest(`Column '${column.name}' is a yes/no column and cannot enforce unique values.`);
+  }
+  if (next.enforceUniqueValues && !next.indexed) {
+    throw invalidRequest(`Column '${column.name}' must be indexed to enforce unique values; set 'indexed' to true (or turn off enforceUniqueValues first).`);
+  }
+  if (next.indexed && !column.indexed && existing.filter((c) => c.indexed && !c.builtIn).length >= MAX_INDEXED_COLUMNS) {
+    throw invalidRequest(`A list can have at most ${MAX_INDEXED_COLUMNS} indexed columns; column '${column.name}' cannot be indexed.`);
+  }
+  if (next.enforceUniqueValues && !column.enforceUniqueValues && hasDuplicates()) {
+    throw invalidRequest(`Column '${column.name}' contains duplicate values: remove them before enforcing unique values.`);
+  }
+  return next;
+}
+
 /** The column as Graph prints it. */
 export function columnJson(c: Column): Record<string, unknown> {
   const out: Record<string, unknown> = {

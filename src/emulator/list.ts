@@ -69,6 +69,16 @@ export class ListState {
     this.version++;
   }
 
+  /** Replaces a column with its updated definition, building or dropping its index as `indexed` changed. */
+  replaceColumn(updated: Column): void {
+    const at = this.columns.findIndex((c) => c.id === updated.id);
+    const before = this.columns[at]!;
+    this.columns[at] = updated;
+    if (updated.indexed && !before.indexed) this.indexes.addColumn(updated.name, this.items.values());
+    if (!updated.indexed && before.indexed) this.indexes.dropColumn(updated.name);
+    this.version++;
+  }
+
   private recordChange(id: number, now: number): void {
     this.changes.record(id);
     this.modified = now;

@@ -22,6 +22,7 @@ import {
   getLists,
   getSite,
   searchSites,
+  updateColumn,
 } from './sites-and-lists';
 import type { SiteState } from './store';
 import type { RuKind } from './throttle';
@@ -102,7 +103,12 @@ export function route(call: GraphCall, ctx: ResourceContext): Endpoint {
         }),
       );
     }
-    return withList(only(method, { GET: () => ({ op: 'read', ru: 'read1', run: () => getColumn(list(), s3) }) }));
+    return withList(
+      only(method, {
+        GET: () => ({ op: 'read', ru: 'read1', run: () => getColumn(list(), s3) }),
+        PATCH: () => ({ op: 'update', ru: 'update', run: () => updateColumn(ctx, call, list(), s3) }),
+      }),
+    );
   }
   if (s2 !== 'items') throw badRequest(`Resource not found for the segment '${s2}'.`);
   if (s3 === undefined) {

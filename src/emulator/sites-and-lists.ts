@@ -1,6 +1,7 @@
 /**
  * Graph requests on sites, lists and columns (learn.microsoft.com/graph/api/site-get,
- * /site-search, /list-list, /list-get, /list-create, /columndefinition-list, /columndefinition-create).
+ * /site-search, /list-list, /list-get, /list-create, /columndefinition-list, /columndefinition-create,
+ * /columndefinition-update).
  */
 import { collection, created, noContent, ok, type GraphCall, type GraphResult, type ResourceContext } from './call';
 import { columnJson } from './columns';
@@ -64,9 +65,18 @@ export function getColumns(call: GraphCall, list: ListState): GraphResult {
 
 /** `ref` is the column's id or internal name. */
 export function getColumn(list: ListState, ref: string): GraphResult {
+  return ok(columnJson(findColumn(list, ref)));
+}
+
+/** PATCH a list column (learn.microsoft.com/graph/api/columndefinition-update): 200 with the updated columnDefinition. */
+export function updateColumn(ctx: ResourceContext, call: GraphCall, list: ListState, ref: string): GraphResult {
+  return ok(columnJson(ctx.store.updateColumn(list, findColumn(list, ref), call.body)));
+}
+
+function findColumn(list: ListState, ref: string) {
   const c = list.columns.find((x) => x.id === ref || x.name === ref);
   if (!c) throw itemNotFound('Column not found');
-  return ok(columnJson(c));
+  return c;
 }
 
 export function createColumn(ctx: ResourceContext, call: GraphCall, list: ListState): GraphResult {

@@ -1,7 +1,8 @@
 /**
  * The emulator's data: its sites and their lists (each list in `list.ts`). No HTTP here.
  */
-import { parseColumnDefinition, type Column } from './columns';
+import { ColumnIndexes } from './column-index';
+import { applyColumnUpdate, parseColumnDefinition, type Column } from './columns';
 import { invalidRequest, itemNotFound, nameAlreadyExists } from './errors';
 import { newGuid, stableGuid } from './ids';
 import { ListState } from './list';
@@ -171,6 +172,20 @@ export class Store {
     list.addColumn(column);
     this.mutations++;
     return column;
+  }
+
+  updateColumn(list: ListState, column: Column, body: unknown): Column {
+    // Built without the index while it was off, so duplicates are looked for in a fresh one.
+    const hasDuplicates = () => {
+      if (column.indexed) return list.indexes.hasDuplicates(column.name);
+      const probe = new ColumnIndexes();
+      probe.addColumn(column.name, list.items.values());
+      return probe.hasDuplicates(column.name);
+    };
+    const updated = applyColumnUpdate(column, body, list.columns, hasDuplicates);
+    list.replaceColumn(updated);
+    this.mutations++;
+    return updated;
   }
 
   /** Finds a list by id or display name in any site (inspection endpoints, fault scopes). */

@@ -30,6 +30,11 @@ export async function settleDeadLetteredBatch(deps: SyncDeps, message: WriteBatc
 
 export async function endRunOfDeadLetter(deps: SyncDeps, message: RunsQueueMessage, why: DeadLetterReason): Promise<void> {
   if (message.type === 'driftCheck' || message.type === 'driftRepair') return failDriftReportOfDeadLetter(deps, message, why);
+  if (message.type === 'driftWatch') {
+    // A watch stores nothing until it finds something, and the next run's watch reads from the same tokens.
+    deps.log.warn('dead-lettered drift watch dropped; the next run watches again', { definitionId: message.definitionId, reason: describeDeadLetter(why) });
+    return;
+  }
   const reason =
     message.type === 'run'
       ? `the run message could not be handled and was dead-lettered (${describeDeadLetter(why)})`

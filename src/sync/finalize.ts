@@ -4,6 +4,7 @@ import { QUEUES } from '../core/ports/bus';
 import { positionAfterRun } from '../core/ports/source';
 import type { RunRecord } from '../core/ports/state';
 import { runLeaseName, type SyncDeps } from './deps';
+import { requestDriftWatch } from './drift/watch';
 import { planState } from './run-state';
 
 /**
@@ -37,6 +38,7 @@ export async function finalizeRun(deps: SyncDeps, msg: FinalizeMessage): Promise
     if (next.mode === 'full') next.mode = 'incremental';
     await deps.bus.send(QUEUES.runs, [{ body: next, messageId: `continue:${run.runId}`, sessionId: run.definitionId }]);
   }
+  if (plan.passDone && stored?.definition.drift.watch) await requestDriftWatch(deps, run.definitionId, run.runId);
   deps.log.info('run finished', { definitionId: run.definitionId, runId: run.runId, status: closed.status, counts: closed.counts });
   return closed;
 }

@@ -3,6 +3,7 @@ import { parseNcrontab, previousOccurrence } from '../core/ncrontab';
 import { QUEUES } from '../core/ports/bus';
 import type { RunMessage } from '../core/messages';
 import type { SyncDeps } from './deps';
+import { requestDriftCheck } from './drift/reports';
 
 /**
  * Timer body (every minute): for each enabled definition whose schedule has a slot due since
@@ -10,7 +11,7 @@ import type { SyncDeps } from './deps';
  * compare-and-set on the last slot plus the message id (definition + slot) keep a re-fired or
  * doubled timer from enqueueing twice.
  */
-export async function runScheduler(deps: SyncDeps): Promise<{ enqueued: string[] }> {
+export async function runScheduler(deps: SyncDeps): Promise<{ enqueued: string[]; driftChecks: string[] }> {
   const now = deps.now();
   const enqueued: string[] = [];
   for (const stored of await deps.state.listDefinitions()) {
@@ -39,5 +40,30 @@ export async function runScheduler(deps: SyncDeps): Promise<{ enqueued: string[]
     await deps.state.casLastSlot(def.id, last, slot);
     enqueued.push(def.id);
   }
-  return { enqueued };
+  return { enqueued, driftChecks: await scheduleDriftChecks(deps, now) };
+}
+
+/**
+ * Drift schedules (`drift.schedule`): one check per due slot, with the definition's mode and
+ * auto-repair. The slot is taken by compare-and-set before the check is requested: each
+ * request stores its own report, so only the winner of a doubled timer may make one (a crash
+ * in between skips that slot; the next comes).
+ */
+async function scheduleDriftChecks(deps: SyncDeps, now: Date): Promise<string[]> {
+  const enqueued: string[] = [];
+  for (const stored of await deps.state.listDefinitions()) {
+    const { id, enabled, drift } = stored.definition;
+    if (!enabled || !drift.schedule || !stored.mapping || !Object.keys(stored.lists ?? {}).length) continue;
+    const due = previousOccurrence(parseNcrontab(drift.schedule), now);
+    if (!due) continue;
+    const slot = due.toISOString();
+    const last = await deps.state.getDriftSlot(id);
+    if (last !== null && last >= slot) continue;
+    const won = await deps.state.casDriftSlot(id, last, slot);
+    // A new schedule starts at the next slot rather than check for one long past.
+    if (!won || (last === null && now.getTime() - due.getTime() > 60_000)) continue;
+    await requestDriftCheck(deps, id, drift.mode, drift.autoRepair);
+    enqueued.push(id);
+  }
+  return enqueued;
 }

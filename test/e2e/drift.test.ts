@@ -5,6 +5,7 @@ import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, requestDriftCheck, requestRepair, summaryOf, type Difference, type DriftMode, type DriftSummary, type RepairAction } from '../../src/sync/drift';
 import { assertInvariant } from '../support/invariant';
 import { startStack, type Stack } from '../support/stack';
+import { graphAsPerson } from '../support/tamper';
 
 /**
  * Drift on the local host stack: people tamper with the lists through Graph itself (the
@@ -16,15 +17,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   const table = () => `"${stack.schema}".orders`;
   const selectAll = () => `SELECT * FROM ${table()}`;
 
-  const graph = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${stack.emulator.url}/v1.0/sites/${stack.siteId}${path}`, {
-      method,
-      headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.status === 204 ? null : ((await response.json()) as { id: string });
-  };
+  const graph = (method: string, path: string, body?: unknown) => graphAsPerson(stack)(method, path, body);
   const lists = async () => Object.values((await stack.state.getDefinition(definitionId))!.lists ?? {}).sort();
   const hashOf = async (id: number) => identityHash([id], ((await stack.state.getDefinition(definitionId))!.mapping as ResolvedMapping).keyHints);
   const itemOf = async (id: number) => {
@@ -139,6 +132,28 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
     }
     await assertInvariant(stack, definitionId, selectAll());
   }, 180_000);
+
+  it('a list whose SyncKey column lost its unique index gets a duplicate: the check finds it and removeDuplicates keeps the item the ledger names', async () => {
+    const row = await itemOf(38);
+    const columns = (await graph('GET', `/lists/${row.listId}/columns`)) as unknown as { value: Array<{ id: string; name: string }> };
+    const syncKeyColumn = columns.value.find((c) => c.name === 'SyncKey')!.id;
+    await graph('PATCH', `/lists/${row.listId}/columns/${syncKeyColumn}`, { enforceUniqueValues: false, indexed: false });
+    const duplicate = await graph('POST', `/lists/${row.listId}/items`, { fields: { Title: 'second copy', SyncKey: await hashOf(38) } });
+
+    const found = await check('quick');
+    expect(kinds(found.summary)).toEqual({ duplicateInSharePoint: 1 });
+    expect(found.all).toEqual([expect.objectContaining({ kind: 'duplicateInSharePoint', listId: row.listId, itemId: duplicate!.id, identityHash: await hashOf(38) })]);
+
+    expect(await repair(found.record.reportId, ['removeDuplicates'])).toMatchObject({ status: 'done', repaired: { removeDuplicates: 1 } });
+    expect(kinds((await check('quick')).summary)).toEqual({});
+    expect(await itemOf(38)).toEqual(row);
+    const key = await hashOf(38);
+    const left = stack.emulator.state.items(row.listId).filter((i) => i.fields.SyncKey === key);
+    expect(left.map((i) => i.id)).toEqual([row.itemId]);
+    // With the duplicate gone SharePoint accepts the unique index again.
+    await graph('PATCH', `/lists/${row.listId}/columns/${syncKeyColumn}`, { indexed: true, enforceUniqueValues: true });
+    await assertInvariant(stack, definitionId, selectAll());
+  }, 60_000);
 
   it('a crash at each step of a repair still ends with the invariant holding after a second repair', async () => {
     for (const [n, point] of (['repair:after-pending', 'repair:after-graph', 'repair:after-ledger'] as const).entries()) {

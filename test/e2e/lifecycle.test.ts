@@ -1,5 +1,5 @@
 import { transientError } from '../../src/core/errors';
-import type { MessageBus } from '../../src/core/ports/bus';
+import { QUEUES, type MessageBus } from '../../src/core/ports/bus';
 import type { SourceDatabase } from '../../src/core/ports/source';
 import { runLeaseName } from '../../src/sync/deps';
 import { endRunOfDeadLetter } from '../../src/sync/dead-letters';
@@ -44,22 +44,32 @@ describe('every run ends (local host stack)', () => {
     return free;
   };
 
-  it('a 429 storm longer than the deliveries can hold ends the run partial with its rows in the failure list; after the storm the next run writes them', async () => {
+  it('a 429 storm longer than one invocation holds makes the run wait, showing until when, without spending deliveries; after the storm it succeeds with every row written', async () => {
     const { id, list } = await scenario(20);
     stack.rewire({ faultPoint: (point) => {
       // The list exists now; from here on SharePoint answers every write of it with 429.
       if (point === 'plan:after-send') stack.emulator.state.injectFault([{ kind: 'status', status: 429, count: 100_000, retryAfter: 1, scope: { list } }] as never);
     } });
-    const stormy = await stack.run(id);
+    const message = newRunMessage(id, 'incremental', 'manual', new Date());
+    await stack.services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: id }]);
+    // The run stays alive and says it waits, for as long as the storm lasts.
+    let waiting = await stack.state.getRun(message.runId);
+    for (let i = 0; i < 600 && !waiting?.waitingUntil; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await stack.state.getRun(message.runId);
+    }
+    expect(waiting).toMatchObject({ status: 'running', finishedAt: null, waitingUntil: expect.any(String), waitingReason: expect.stringContaining('throttled') });
+    await new Promise((r) => setTimeout(r, 3000));
+    // No delivery was spent into a dead letter: nothing settled as failed, no row in the failure list.
+    expect(await stack.state.getRun(message.runId)).toMatchObject({ status: 'running', batchesSettled: 0, counts: { failed: 0 } });
+    expect(await stack.state.getFailures(id, { includeQuarantined: true })).toHaveLength(0);
     stack.rewire({ faultPoint: undefined });
-    expect(stormy).toMatchObject({ status: 'partial', finishedAt: expect.any(String), batchesSettled: 1, batchesExpected: 1, counts: { failed: 20 } });
-    expect(await stack.state.getFailures(id)).toHaveLength(20);
-    expect(await leaseIsFree(id)).toBe(true);
     stack.emulator.state.clearFaults();
-    const after = await stack.run(id);
-    expect(after).toMatchObject({ status: 'succeeded', counts: { created: 20, failed: 0 } });
+    await stack.waitForQuiet();
+    expect(await stack.state.getRun(message.runId)).toMatchObject({ status: 'succeeded', finishedAt: expect.any(String), counts: { created: 20, failed: 0 } });
     expect(itemsIn(list)).toHaveLength(20);
     expect(await stack.state.getFailures(id, { includeQuarantined: true })).toHaveLength(0);
+    expect(await leaseIsFree(id)).toBe(true);
   }, 120_000);
 
   it('a dead-lettered batch settles as failed in its run, which ends partial and releases the lease', async () => {
@@ -185,6 +195,15 @@ describe('every run ends (local host stack)', () => {
     const run = await stack.state.getRun(message.runId);
     expect(run).toMatchObject({ status: 'failed', finishedAt: expect.any(String) });
     expect(run?.error).toContain('MaxDeliveryCountExceeded: the planner kept crashing');
+  });
+
+  it('a dead-lettered drift check fails its report with the reason instead of leaving it queued', async () => {
+    const { id } = await scenario(1);
+    const createdAt = new Date().toISOString();
+    await stack.state.putDriftReport({ definitionId: id, reportId: 'dl1', createdAt, status: 'queued', report: { mode: 'quick' } });
+    await endRunOfDeadLetter(stack.deps, { type: 'driftCheck', definitionId: id, reportId: 'dl1', mode: 'quick', requestedAt: createdAt }, { reason: 'MaxDeliveryCountExceeded', description: 'SharePoint kept failing' });
+    const report = await stack.state.getDriftReport(id, 'dl1');
+    expect(report).toMatchObject({ status: 'failed', report: { mode: 'quick', error: expect.stringContaining('MaxDeliveryCountExceeded: SharePoint kept failing') } });
   });
 
   it('planning fans out page by page: batches are sent before the last page is read', async () => {

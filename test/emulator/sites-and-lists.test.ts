@@ -131,6 +131,36 @@ describe('Graph emulator: sites, lists and columns', () => {
     expect(res.json.error.code).toBe('nameAlreadyExists');
   });
 
+  it('updates a column: unique values can be switched off and the index removed, then duplicates are accepted', async () => {
+    const list = await createList(emulator, 'Loosened');
+    const items = `/sites/${site}/lists/${list}/items`;
+    expect((await raw(emulator, 'POST', items, { fields: { SyncKey: 'k' } })).status).toBe(201);
+    expect((await raw(emulator, 'POST', items, { fields: { SyncKey: 'k' } })).status).toBe(409);
+    const columns = `/sites/${site}/lists/${list}/columns`;
+    const stillIndexed = await raw(emulator, 'PATCH', `${columns}/SyncKey`, { indexed: false });
+    expect(stillIndexed.status).toBe(400);
+    expect(stillIndexed.json.error.message).toContain('SyncKey');
+    const loosened = await raw(emulator, 'PATCH', `${columns}/SyncKey`, { enforceUniqueValues: false, indexed: false });
+    expect(loosened.status).toBe(200);
+    expect(loosened.json).toMatchObject({ name: 'SyncKey', enforceUniqueValues: false, indexed: false });
+    expect((await raw(emulator, 'POST', items, { fields: { SyncKey: 'k' } })).status).toBe(201);
+    // Not indexed any more: a filter on it needs the Prefer header, as for any unindexed column.
+    expect((await raw(emulator, 'GET', `${items}?$filter=fields/SyncKey eq 'k'`)).status).toBe(400);
+    const back = await raw(emulator, 'PATCH', `${columns}/${loosened.json.id}`, { indexed: true, enforceUniqueValues: true });
+    expect(back.status).toBe(400);
+    expect(back.json.error.message).toContain('duplicate');
+    expect((await raw(emulator, 'PATCH', `${columns}/${loosened.json.id}`, { indexed: true })).json).toMatchObject({ indexed: true, enforceUniqueValues: false });
+    expect((await raw(emulator, 'GET', `${items}?$filter=fields/SyncKey eq 'k'`)).json.value).toHaveLength(2);
+  });
+
+  it('refuses column updates it cannot honour: read-only columns, type facets, unknown columns', async () => {
+    const list = await createList(emulator, 'Fixed');
+    const columns = `/sites/${site}/lists/${list}/columns`;
+    expect((await raw(emulator, 'PATCH', `${columns}/ID`, { indexed: false })).status).toBe(400);
+    expect((await raw(emulator, 'PATCH', `${columns}/SyncKey`, { text: { maxLength: 10 } })).json.error.message).toContain("'text'");
+    expect((await raw(emulator, 'PATCH', `${columns}/Nope`, { hidden: true })).status).toBe(404);
+  });
+
   it('answers unknown path segments with a Graph error body', async () => {
     const res = await raw(emulator, 'GET', `/sites/${site}/drives`);
     expect(res.status).toBe(400);

@@ -35,7 +35,7 @@ import { Leases, type LeaseStorage } from './leases';
 import { Ledger, type LedgerStorage } from './ledger';
 import { Moves, type MoveStorage } from './moves';
 import { Runs, type RunPatch, type RunStorage } from './runs';
-import { ScheduleBook, type ScheduleCell } from './schedule';
+import { ScheduleBook, type ScheduleCells } from './schedule';
 
 /** What a backend supplies: its storage for each aggregate. Cursors have no rules beyond storing them. */
 export interface BackendStorage {
@@ -46,8 +46,7 @@ export interface BackendStorage {
   failures: FailureStorage;
   moves: MoveStorage;
   leases: LeaseStorage;
-  slots: ScheduleCell<string>;
-  reconcilePasses: ScheduleCell<number>;
+  schedule: ScheduleCells;
   driftReports: DriftReportStorage;
   sourceHealth: SourceHealthStorage;
   failoverEvents: FailoverEventStorage;
@@ -78,7 +77,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.failures = new Failures(storage.failures);
     this.moves = new Moves(storage.moves);
     this.leases = new Leases(storage.leases);
-    this.schedule = new ScheduleBook(storage.slots, storage.reconcilePasses);
+    this.schedule = new ScheduleBook(storage.schedule);
     this.driftReports = new DriftReports(storage.driftReports);
     this.failover = new FailoverBook(storage.sourceHealth, storage.failoverEvents, this.config);
   }
@@ -216,6 +215,18 @@ export abstract class ComposedStateStore implements StateStore {
   }
   casReconcilePasses(definitionId: string, expected: number, next: number) {
     return this.schedule.casReconcilePasses(definitionId, expected, next);
+  }
+  getDriftSlot(definitionId: string) {
+    return this.schedule.getDriftSlot(definitionId);
+  }
+  casDriftSlot(definitionId: string, expected: string | null, slot: string) {
+    return this.schedule.casDriftSlot(definitionId, expected, slot);
+  }
+  getWatchTokens(definitionId: string) {
+    return this.schedule.getWatchTokens(definitionId);
+  }
+  putWatchTokens(definitionId: string, tokens: Record<string, string>) {
+    return this.schedule.putWatchTokens(definitionId, tokens);
   }
 
   putDriftReport(report: DriftReportRecord) {

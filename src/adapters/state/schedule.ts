@@ -18,11 +18,45 @@ function checkPasses(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 0) throw invalidInput(`${name} must be a whole number of runs, 0 or more, got ${value}`);
 }
 
+/** The cells a backend supplies: one per value, each keyed by definition. */
+export interface ScheduleCells {
+  slots: ScheduleCell<string>;
+  reconcilePasses: ScheduleCell<number>;
+  driftSlots: ScheduleCell<string>;
+  /** JSON of `{ listId: deltaToken }`. */
+  watchTokens: ScheduleCell<string>;
+}
+
 export class ScheduleBook implements ScheduleStore {
-  constructor(
-    private readonly slots: ScheduleCell<string>,
-    private readonly reconcilePasses: ScheduleCell<number>,
-  ) {}
+  private readonly slots: ScheduleCell<string>;
+  private readonly reconcilePasses: ScheduleCell<number>;
+  private readonly driftSlots: ScheduleCell<string>;
+  private readonly watchTokens: ScheduleCell<string>;
+
+  constructor(cells: ScheduleCells) {
+    ({ slots: this.slots, reconcilePasses: this.reconcilePasses, driftSlots: this.driftSlots, watchTokens: this.watchTokens } = cells);
+  }
+
+  getDriftSlot(definitionId: string): Promise<string | null> {
+    return this.driftSlots.read(definitionId);
+  }
+
+  casDriftSlot(definitionId: string, expected: string | null, slot: string): Promise<boolean> {
+    return this.driftSlots.compareAndSet(definitionId, expected, slot);
+  }
+
+  async getWatchTokens(definitionId: string): Promise<Record<string, string>> {
+    const raw = await this.watchTokens.read(definitionId);
+    return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+  }
+
+  async putWatchTokens(definitionId: string, tokens: Record<string, string>): Promise<void> {
+    // One writer (under the lease): compare-and-set against what is there now only guards a lost race with a stale instance.
+    const current = await this.watchTokens.read(definitionId);
+    if (!(await this.watchTokens.compareAndSet(definitionId, current, JSON.stringify(tokens)))) {
+      throw invalidInput(`the drift watch tokens of '${definitionId}' changed while they were written`);
+    }
+  }
 
   getLastSlot(definitionId: string): Promise<string | null> {
     return this.slots.read(definitionId);

@@ -9,7 +9,7 @@ import { TableLeaseStorage } from './table/leases';
 import { TableLedgerStorage } from './table/ledger';
 import { TableMoveStorage } from './table/moves';
 import { TableRunStorage } from './table/runs';
-import { carryOverLegacyReconcilePasses, tableReconcilePasses, tableSlots } from './table/schedule';
+import { carryOverLegacyReconcilePasses, tableDriftSlots, tableReconcilePasses, tableSlots, tableWatchTokens } from './table/schedule';
 import { fail, isStatus, StateTables, TABLES, type TableConnection } from './table/tables';
 
 export type TableStateStoreOptions = TableConnection & {
@@ -44,8 +44,7 @@ export class TableStateStore extends ComposedStateStore {
       failures: new TableFailureStorage(tables),
       moves: new TableMoveStorage(tables),
       leases: new TableLeaseStorage(tables),
-      slots: tableSlots(tables),
-      reconcilePasses: tableReconcilePasses(tables),
+      schedule: { slots: tableSlots(tables), reconcilePasses: tableReconcilePasses(tables), driftSlots: tableDriftSlots(tables), watchTokens: tableWatchTokens(tables) },
       driftReports: new TableDriftReportStorage(tables),
       sourceHealth: new TableSourceHealthStorage(tables),
       failoverEvents: new TableFailoverEventStorage(tables),

@@ -40,7 +40,9 @@ export const DriftReportSummary = z.object({
   reportId: z.string(),
   definitionId: z.string(),
   status: z.enum(['queued', 'running', 'done', 'failed', 'refused']),
-  mode: z.enum(['quick', 'deep']),
+  /** `watch`: found by the delta watch after a run; a watch whose token expired reports as `quick` with `watchFellBack`. */
+  mode: z.enum(['quick', 'deep', 'watch']),
+  watchFellBack: z.boolean().optional(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

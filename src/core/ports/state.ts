@@ -317,6 +317,14 @@ export interface ScheduleStore {
   getReconcilePasses(definitionId: string): Promise<number>;
   /** Sets the count only if it still equals `expected`; false if someone else changed it. Counts are whole numbers ≥ 0. */
   casReconcilePasses(definitionId: string, expected: number, next: number): Promise<boolean>;
+  /** The last slot of the definition's drift schedule (`drift.schedule`) that was enqueued, null before the first. */
+  getDriftSlot(definitionId: string): Promise<string | null>;
+  /** Sets the drift slot only if it still equals `expected`; false if another scheduler took it. */
+  casDriftSlot(definitionId: string, expected: string | null, slot: string): Promise<boolean>;
+  /** The drift watch's delta token per list id (DESIGN §7); empty before the first watch. */
+  getWatchTokens(definitionId: string): Promise<Record<string, string>>;
+  /** Replaces the watch tokens (the watch holds the definition's lease, so there is one writer). */
+  putWatchTokens(definitionId: string, tokens: Record<string, string>): Promise<void>;
 }
 
 export interface DriftReportStore {

@@ -88,6 +88,46 @@ export class DriftCheck {
     return { counts: this.counts, ruSpent: this.ruSpent, requests: this.requests };
   }
 
+  /**
+   * The watch pass (DESIGN §7): each list's delta feed since its token. Changed items are
+   * compared like a deep check's page: one whose mapped content still hashes to the ledger's is
+   * our own write (or an edit undone), so only people's changes are reported. A deleted item the
+   * ledger still names is missing; one it no longer names was our own delete. Returns null when
+   * a token had expired or did not exist yet: the caller then runs a quick check.
+   */
+  async watch(tokens: Readonly<Record<string, string>>): Promise<(CheckOutcome & { tokens: Record<string, string> }) | { fullCheckNeeded: true; tokens: Record<string, string> }> {
+    const lists = [...new Set(Object.values(this.stored.lists ?? {}))];
+    const select = [SYNC_KEY_COLUMN, ...this.mappedFields];
+    const next: Record<string, string> = {};
+    const feeds: Array<{ listId: string; items: ListItem[]; deletedIds: string[] }> = [];
+    let fullCheckNeeded = false;
+    for (const listId of lists) {
+      const token = tokens[listId];
+      const feed = await this.target.delta(this.def.target.siteId, listId, token, { select });
+      next[listId] = feed.nextToken;
+      if (token === undefined || feed.reset) fullCheckNeeded = true;
+      else {
+        // With a token Graph charges 1 RU a request; the feed pages at most DRIFT_PAGE_SIZE changes.
+        for (let n = 0; n < Math.max(1, Math.ceil((feed.items.length + feed.deletedIds.length) / DRIFT_PAGE_SIZE)); n++) this.spend(RU.read);
+        feeds.push({ listId, items: feed.items, deletedIds: feed.deletedIds });
+      }
+    }
+    if (fullCheckNeeded) return { fullCheckNeeded, tokens: next };
+    for (const { listId, items, deletedIds } of feeds) {
+      for (let at = 0; at < items.length; at += DRIFT_PAGE_SIZE) await this.comparePage(listId, items.slice(at, at + DRIFT_PAGE_SIZE));
+      for (let at = 0; at < deletedIds.length; at += RESOLVE_ROUND) {
+        const named = await this.deps.state.getLedgerByItems(this.def.id, listId, deletedIds.slice(at, at + RESOLVE_ROUND));
+        await this.addWithKeys([...named.values()].map((e) => ({ kind: 'missingInSharePoint', listId, itemId: e.itemId!, identityHash: e.identityHash })));
+      }
+    }
+    await this.settleMisplaced();
+    await this.settleUnknownKeys();
+    await this.settleMismatches();
+    await this.out.flush();
+    Object.assign(this.counts, this.out.counts);
+    return { counts: this.counts, ruSpent: this.ruSpent, requests: this.requests, tokens: next };
+  }
+
   private spend(ru: number): void {
     this.ruSpent += ru;
     this.requests++;

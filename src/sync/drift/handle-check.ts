@@ -4,7 +4,9 @@ import type { DriftCheckMessage } from '../../core/messages';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { DriftCheck } from './check';
 import { DifferenceWriter } from './differences';
+import { requestRepair } from './handle-repair';
 import { summaryOf } from './reports';
+import { DIFFERENCE_KINDS } from './types';
 
 export const driftLeaseHolder = (id: string) => `drift:${id}`;
 
@@ -36,6 +38,7 @@ export async function handleDriftCheck(deps: SyncDeps, msg: DriftCheckMessage): 
     const outcome = await check.run();
     await state.putDriftReport({ ...record, status: 'done', report: { ...summary, startedAt, finishedAt: deps.now().toISOString(), ...outcome } });
     deps.log.info('drift check done', { definitionId: msg.definitionId, reportId: msg.reportId, counts: outcome.counts });
+    if (msg.autoRepair?.length && DIFFERENCE_KINDS.some((k) => outcome.counts[k] > 0)) await requestRepair(deps, msg.definitionId, msg.reportId, msg.autoRepair);
   } catch (error) {
     if (!isSyncError(error) || error.transient) throw error; // redelivered; a redelivery starts the check again
     await state.putDriftReport({ ...record, status: 'failed', report: { ...summary, startedAt, finishedAt: deps.now().toISOString(), error: describe(error) } });

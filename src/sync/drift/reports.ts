@@ -5,7 +5,7 @@ import { QUEUES } from '../../core/ports/bus';
 import type { DriftReportRecord, StateStore } from '../../core/ports/state';
 import type { SyncDeps } from '../deps';
 import { DIFFERENCES_PAGE_SIZE } from './differences';
-import { DIFFERENCE_KINDS, emptyDriftCounts, type Difference, type DifferenceKind, type DriftMode, type DriftSummary } from './types';
+import { DIFFERENCE_KINDS, emptyDriftCounts, type Difference, type DifferenceKind, type DriftMode, type DriftSummary, type RepairAction } from './types';
 
 /** Drift reports as the API and the use cases see them: requesting a check, reading a report and its differences. */
 
@@ -18,7 +18,7 @@ export async function requireReport(state: StateStore, definitionId: string, rep
 }
 
 /** Stores a queued report and sends its check to the definition's session of the runs queue. */
-export async function requestDriftCheck(deps: Pick<SyncDeps, 'state' | 'bus' | 'now'>, definitionId: string, mode: DriftMode): Promise<DriftReportRecord> {
+export async function requestDriftCheck(deps: Pick<SyncDeps, 'state' | 'bus' | 'now'>, definitionId: string, mode: DriftMode, autoRepair: RepairAction[] = []): Promise<DriftReportRecord> {
   const stored = await deps.state.getDefinition(definitionId);
   if (!stored) throw notFound('drift', 'definition', definitionId);
   if (!stored.mapping || !Object.keys(stored.lists ?? {}).length) {
@@ -28,7 +28,7 @@ export async function requestDriftCheck(deps: Pick<SyncDeps, 'state' | 'bus' | '
   const summary: DriftSummary = { mode, startedAt: null, finishedAt: null, counts: emptyDriftCounts(), ruSpent: 0, requests: 0, pageSize: DIFFERENCES_PAGE_SIZE, repairs: [] };
   const record: DriftReportRecord = { definitionId, reportId: randomUUID(), createdAt: now, status: 'queued', report: summary };
   await deps.state.putDriftReport(record);
-  const message: DriftCheckMessage = { type: 'driftCheck', definitionId, reportId: record.reportId, mode, requestedAt: now };
+  const message: DriftCheckMessage = { type: 'driftCheck', definitionId, reportId: record.reportId, mode, requestedAt: now, ...(autoRepair.length ? { autoRepair } : {}) };
   await deps.bus.send(QUEUES.runs, [{ body: message, messageId: `drift:${record.reportId}`, sessionId: definitionId }]);
   return record;
 }

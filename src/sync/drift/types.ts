@@ -4,6 +4,8 @@ export const DIFFERENCE_KINDS = ['missingInSharePoint', 'orphanInSharePoint', 'p
 export type DifferenceKind = (typeof DIFFERENCE_KINDS)[number];
 
 export type DriftMode = 'quick' | 'deep';
+/** What a stored report came from: a requested check, or the watch after a run. */
+export type ReportMode = DriftMode | 'watch';
 
 /** Why an item is an orphan: it has no SyncKey, its SyncKey names no row we know, or it copies a row whose real item is in another list. */
 export type OrphanReason = 'noSyncKey' | 'unknownSyncKey' | 'copyInOtherList';
@@ -60,7 +62,9 @@ export interface RepairRecord {
 
 /** The JSON kept in `DriftReportRecord.report`. */
 export interface DriftSummary {
-  mode: DriftMode;
+  mode: ReportMode;
+  /** A watch whose delta token had expired (410) or did not exist yet, so a quick check of every list ran instead. */
+  watchFellBack?: boolean;
   startedAt: string | null;
   finishedAt: string | null;
   counts: DriftCounts;

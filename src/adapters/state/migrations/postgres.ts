@@ -218,4 +218,22 @@ ALTER TABLE ${s}.ledger ADD COLUMN source_read_at text;
 ALTER TABLE ${s}.ledger ADD COLUMN content_in_doubt boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 8,
+    name: 'drift schedule and watch',
+    sql: (s) => `
+-- The last slot of a definition's drift schedule, changed by compare-and-set like schedule_slots.
+CREATE TABLE ${s}.drift_slots (
+  definition_id  text PRIMARY KEY,
+  last_slot      text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+-- The drift watch's delta token per list, as JSON.
+CREATE TABLE ${s}.drift_watch_tokens (
+  definition_id  text PRIMARY KEY,
+  tokens         text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];

@@ -216,4 +216,22 @@ ALTER TABLE ${s}.ledger ADD
   content_in_doubt  BIT NOT NULL CONSTRAINT DF_ledger_content_in_doubt DEFAULT 0;
 `,
   },
+  {
+    version: 8,
+    name: 'drift schedule and watch',
+    sql: (s) => `
+-- The last slot of a definition's drift schedule, changed by compare-and-set like schedule_slots.
+CREATE TABLE ${s}.drift_slots (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_drift_slots PRIMARY KEY,
+  last_slot      NVARCHAR(200) ${KEY} NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_drift_slots_updated DEFAULT SYSUTCDATETIME()
+);
+-- The drift watch's delta token per list, as JSON.
+CREATE TABLE ${s}.drift_watch_tokens (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_drift_watch_tokens PRIMARY KEY,
+  tokens         NVARCHAR(MAX) NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_drift_watch_tokens_updated DEFAULT SYSUTCDATETIME()
+);
+`,
+  },
 ];

@@ -10,7 +10,7 @@ import { SqlLeaseStorage } from './leases';
 import { SqlLedgerStorage } from './ledger';
 import { SqlMoveStorage } from './moves';
 import { SqlRunStorage } from './runs';
-import { sqlReconcilePasses, sqlSlots } from './schedule';
+import { sqlDriftSlots, sqlReconcilePasses, sqlSlots, sqlWatchTokens } from './schedule';
 
 /** The state store over a SQL engine: every aggregate's SQL storage, over one `SqlDb`. The engine adds connections and migrations. */
 export abstract class SqlStateStore extends ComposedStateStore {
@@ -31,8 +31,7 @@ export abstract class SqlStateStore extends ComposedStateStore {
       failures: new SqlFailureStorage(db),
       moves: new SqlMoveStorage(db),
       leases: new SqlLeaseStorage(db),
-      slots: sqlSlots(db),
-      reconcilePasses: sqlReconcilePasses(db),
+      schedule: { slots: sqlSlots(db), reconcilePasses: sqlReconcilePasses(db), driftSlots: sqlDriftSlots(db), watchTokens: sqlWatchTokens(db) },
       driftReports: new SqlDriftReportStorage(db),
       sourceHealth: new SqlSourceHealthStorage(db),
       failoverEvents: new SqlFailoverEventStorage(db),

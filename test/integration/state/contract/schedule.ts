@@ -1,6 +1,6 @@
 import { expectSyncError, uid, type ContractContext } from './harness';
 
-/** ScheduleStore: compare-and-set of the last slot and of the reconcile pass count. */
+/** ScheduleStore: compare-and-set of the last slot, the drift slot and the reconcile pass count; the watch tokens. */
 export function scheduleContract(ctx: ContractContext): void {
   describe('schedule bookkeeping', () => {
     it('casLastSlot lets exactly one of concurrent callers win, from empty and from a slot', async () => {
@@ -23,6 +23,25 @@ export function scheduleContract(ctx: ContractContext): void {
       expect(await ctx.store.casLastSlot(def, 's0', 's2')).toBe(false);
       expect(await ctx.store.casLastSlot(def, 's1', 's2')).toBe(true);
       expect(await ctx.store.getLastSlot(def)).toBe('s2');
+    });
+
+    it('the drift slot is its own value, changed by compare-and-set beside the run slot', async () => {
+      const def = `def-${uid()}`;
+      expect(await ctx.store.getDriftSlot(def)).toBeNull();
+      expect(await ctx.store.casLastSlot(def, null, 'run-slot')).toBe(true);
+      expect(await ctx.store.casDriftSlot(def, null, 'd1')).toBe(true);
+      expect(await ctx.store.casDriftSlot(def, null, 'd2')).toBe(false);
+      expect(await ctx.store.casDriftSlot(def, 'd1', 'd2')).toBe(true);
+      expect([await ctx.store.getDriftSlot(def), await ctx.store.getLastSlot(def)]).toEqual(['d2', 'run-slot']);
+    });
+
+    it('the drift watch keeps a delta token per list, replaced whole', async () => {
+      const def = `def-${uid()}`;
+      expect(await ctx.store.getWatchTokens(def)).toEqual({});
+      const long = 'x'.repeat(1500);
+      await ctx.store.putWatchTokens(def, { listA: long, listB: 'b1' });
+      await ctx.store.putWatchTokens(def, { listA: long, listB: 'b2' });
+      expect(await ctx.another().getWatchTokens(def)).toEqual({ listA: long, listB: 'b2' });
     });
 
     it('the reconcile pass count starts at zero and changes only by compare-and-set', async () => {
