@@ -73,6 +73,11 @@ param graphBudgetRuPerMinute int = 1250
 @maxValue(64)
 param graphMaxConcurrency int = 4
 
+@description('Equal shares of the tenant budget, leased through the state store, so that all instances together stay within graphBudgetRuPerMinute (GRAPH_BUDGET_SHARES). At most this many instances spend the budget at once.')
+@minValue(1)
+@maxValue(400)
+param graphBudgetShares int = 8
+
 @description('Seconds one Graph write call waits out throttling before its batch is rescheduled (GRAPH_MAX_INLINE_WAIT_SECONDS).')
 @minValue(0)
 @maxValue(600)
@@ -245,6 +250,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphBaseUrl: graphBaseUrl
     graphBudgetRuPerMinute: graphBudgetRuPerMinute
     graphMaxConcurrency: graphMaxConcurrency
+    graphBudgetShares: graphBudgetShares
     graphMaxInlineWaitSeconds: graphMaxInlineWaitSeconds
     schedulerCron: schedulerCron
     sourceProbeIntervalSeconds: sourceProbeIntervalSeconds

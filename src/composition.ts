@@ -2,7 +2,9 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { StorageQueueBus } from './adapters/bus/storage-queue-bus';
 import { ServiceBusBus } from './adapters/bus/service-bus';
 import { createSecrets } from './adapters/secrets';
+import { LeasedBudgetShares } from './adapters/sharepoint/budget-shares';
 import { createGraphListTarget } from './adapters/sharepoint/graph-list-target';
+import { TenantLimiter } from './adapters/sharepoint/limiter';
 import { createSourceDatabase } from './adapters/source';
 import { createStateStore, type StateStoreSettings } from './adapters/state';
 import type { Config } from './config';
@@ -78,6 +80,20 @@ export function createServices(cfg: Config): Services {
     return store;
   });
   const targets = new Map<string, Promise<ListTarget>>();
+  // One limiter per tenant for this host; its budget shares are leased through the state store,
+  // so every instance (and every local process) on the tenant together stays within the budget.
+  const limiters = new Map<string, TenantLimiter>();
+  const limiterFor = async (tenantId: string): Promise<TenantLimiter> => {
+    const key = tenantId.trim().toLowerCase();
+    const leases = await state();
+    let limiter = limiters.get(key);
+    if (!limiter) {
+      const sharedBudget = new LeasedBudgetShares({ leases, tenantId: key, budgetRuPerMinute: cfg.GRAPH_BUDGET_RU_PER_MINUTE, shares: cfg.GRAPH_BUDGET_SHARES });
+      limiter = new TenantLimiter({ budgetRuPerMinute: cfg.GRAPH_BUDGET_RU_PER_MINUTE, maxConcurrency: cfg.GRAPH_MAX_CONCURRENCY, sharedBudget });
+      limiters.set(key, limiter);
+    }
+    return limiter;
+  };
   const s: Services = {
     config: cfg,
     version: process.env.npm_package_version ?? '1.0.0',
@@ -98,7 +114,7 @@ export function createServices(cfg: Config): Services {
       let target = targets.get(key);
       if (!target) {
         const { etag: _e, createdAt: _c, updatedAt: _u, ...record } = conn;
-        target = createGraphListTarget(record, this.secrets(), cfg);
+        target = limiterFor(record.tenantId).then((limiter) => createGraphListTarget(record, this.secrets(), cfg, limiter));
         target.catch(() => targets.delete(key));
         targets.set(key, target);
       }

@@ -44,6 +44,8 @@ export const SETTINGS = z
     GRAPH_STATIC_TOKEN: z.string().min(1).optional(),
     GRAPH_BUDGET_RU_PER_MINUTE: int(60, 1_000_000).default(1250),
     GRAPH_MAX_CONCURRENCY: int(1, 64).default(4),
+    /** Equal shares the tenant budget is cut into, leased through the state store so every instance together stays within it. */
+    GRAPH_BUDGET_SHARES: int(1, 400).default(8),
     /** Seconds one Graph write call waits out throttling inline; beyond it the batch is rescheduled. */
     GRAPH_MAX_INLINE_WAIT_SECONDS: int(0, 600).default(30),
 

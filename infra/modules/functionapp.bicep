@@ -46,6 +46,7 @@ param graphBaseUrl string
 param graphBudgetRuPerMinute int
 param graphMaxConcurrency int
 param graphMaxInlineWaitSeconds int
+param graphBudgetShares int
 param schedulerCron string
 param sourceProbeIntervalSeconds int
 param sourceProbeTimeoutSeconds int
@@ -185,6 +186,7 @@ var productSettings = {
   GRAPH_BUDGET_RU_PER_MINUTE: string(graphBudgetRuPerMinute)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   GRAPH_MAX_INLINE_WAIT_SECONDS: string(graphMaxInlineWaitSeconds)
+  GRAPH_BUDGET_SHARES: string(graphBudgetShares)
   SCHEDULER_CRON: schedulerCron
   SOURCE_PROBE_INTERVAL_SECONDS: string(sourceProbeIntervalSeconds)
   SOURCE_PROBE_TIMEOUT_SECONDS: string(sourceProbeTimeoutSeconds)

@@ -60,6 +60,20 @@ export function canonicalJson(value: unknown): string {
     .join(',')}}`;
 }
 
+/**
+ * A short hash per target field, salted with the mapping's hash so that a mapping change makes
+ * every field differ (and sends everything). 64 bits each: a collision only costs a missed field
+ * update when the whole content hash differs too, one row in billions.
+ */
+export function fieldHashes(fields: Record<string, unknown>, mappingHash: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(fields)) {
+    if (fields[name] === undefined) continue;
+    out[name] = sha256(`${mappingHash}\u0000${name}\u0000${canonicalJson(fields[name])}`).slice(0, 16);
+  }
+  return out;
+}
+
 /** SHA-256 of the canonical JSON of the mapped target fields: equal hash → no write. */
 export function contentHash(fields: Record<string, unknown>): string {
   return sha256(canonicalJson(fields));

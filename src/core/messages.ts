@@ -66,6 +66,10 @@ export const WriteOpMessage = z
     fields: z.record(z.string(), GraphValue).optional(),
     contentHash: z.string(),
     key: z.array(z.unknown()),
+    /** Per-field hashes of `fields`, stored in the ledger once the write lands. */
+    fieldHashes: z.record(z.string(), z.string()).optional(),
+    /** An update of these fields only (the others are unchanged in SharePoint); absent = every field. */
+    changedFields: z.array(z.string()).optional(),
   })
   .strict();
 export type WriteOpMessage = z.infer<typeof WriteOpMessage>;

@@ -71,7 +71,8 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
     if (o.kind === 'delete') return { opId: o.identityHash, kind: 'delete', itemId: o.itemId };
     if (adopted) return { opId: o.identityHash, kind: 'update', itemId: adopted.id, fields: o.fields ?? {} };
     if (o.kind === 'create' || !ledger.get(o.identityHash)?.itemId) return { opId: o.identityHash, kind: 'create', fields: { ...(o.fields ?? {}), [SYNC_KEY_COLUMN]: o.identityHash } };
-    return { opId: o.identityHash, kind: 'update', itemId: o.itemId ?? ledger.get(o.identityHash)!.itemId!, fields: o.fields ?? {} };
+    // Only the changed fields: the rest already hold these values (an adopted or re-created item gets all).
+    return { opId: o.identityHash, kind: 'update', itemId: o.itemId ?? ledger.get(o.identityHash)!.itemId!, fields: changedFieldsOf(o) };
   });
   let results = graphOps.length ? await target.writeItems(msg.siteId, msg.listId, graphOps) : [];
 
@@ -88,6 +89,13 @@ export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): 
   results = await deleteMovedFromItems(target, msg.siteId, todo, ledger, results);
   await deps.faultPoint?.('write:after-graph');
   await applyResults(deps, stored, msg, { todo, graphOps, results, versions, plannedAt });
+}
+
+/** The fields an update of the ledger's own item sends: the changed ones when the planner knew them. */
+function changedFieldsOf(op: WriteOpMessage): Record<string, unknown> {
+  const fields = op.fields ?? {};
+  if (!op.changedFields) return fields;
+  return Object.fromEntries(op.changedFields.filter((name) => name in fields).map((name) => [name, fields[name]]));
 }
 
 /** The ops the ledger does not already show as done (a redelivery after success skips them). */
@@ -188,7 +196,8 @@ async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: Write
         removed.push(op.identityHash);
         deleted++;
       } else {
-        synced.push({ definitionId: def.id, identityHash: op.identityHash, listId: msg.listId, itemId: (r as { itemId: string }).itemId, contentHash: op.contentHash, state: 'synced', movedFrom: null, sourceReadAt: plannedAt, updatedAt: deps.now().toISOString() });
+        const fieldHashes = op.fieldHashes ? { contentHash: op.contentHash, byField: op.fieldHashes } : null;
+        synced.push({ definitionId: def.id, identityHash: op.identityHash, listId: msg.listId, itemId: (r as { itemId: string }).itemId, contentHash: op.contentHash, state: 'synced', movedFrom: null, sourceReadAt: plannedAt, fieldHashes, updatedAt: deps.now().toISOString() });
         if (op.kind === 'create' && kindSent.get(r.opId) === 'create') created++;
         else updated++;
       }

@@ -1,6 +1,7 @@
 import { startStack, type Stack } from '../support/stack';
 import { retryFailures } from '../../src/sync/failures';
 import { assertInvariant } from '../support/invariant';
+import { graphAsPerson } from '../support/tamper';
 
 /**
  * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
@@ -84,6 +85,21 @@ describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s
     expect(after.ru.byKind.create - before.ru.byKind.create).toBe(0);
     const item = stack.items().find((i) => i.fields.Title === 'Customer 10');
     expect(item?.fields.amount).toBe(13.5);
+  });
+
+  it('an update sends only the fields whose values changed', async () => {
+    const item = stack.items().find((i) => i.fields.Title === 'Customer 40')!;
+    const listId = stack.emulator.state.lists().find((l) => l.displayName === item.list)!.id;
+    // Someone edits the Title in SharePoint; our update of the amount alone must not touch it.
+    await graphAsPerson(stack)('PATCH', `/lists/${listId}/items/${item.id}/fields`, { Title: 'Edited in SharePoint' });
+    await stack.pg.query(`UPDATE ${table()} SET amount = amount + 1, updated_at = clock_timestamp() WHERE id = 40`);
+    const run = await stack.run(definitionId);
+    expect(run.counts).toMatchObject({ updated: 1, failed: 0 });
+    const after = stack.items().find((i) => i.list === item.list && i.id === item.id)!;
+    expect(after.fields.amount).toBe(51);
+    expect(after.fields.Title).toBe('Edited in SharePoint');
+    // Put the person's edit back, so the invariant checks below compare like with like.
+    await graphAsPerson(stack)('PATCH', `/lists/${listId}/items/${item.id}/fields`, { Title: 'Customer 40' });
   });
 
   it('touching rows without changing mapped content makes no writes', async () => {

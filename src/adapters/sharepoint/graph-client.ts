@@ -8,7 +8,7 @@ import {
   toSyncError,
   type GraphFailure,
 } from './graph-errors';
-import { signalFromHeaders, type Permit, type TenantLimiter } from './limiter';
+import { signalFromHeaders, type TenantLimiter } from './limiter';
 
 /**
  * The Graph client as this adapter uses it, and the two ways it sends: one request with
@@ -20,7 +20,7 @@ import { signalFromHeaders, type Permit, type TenantLimiter } from './limiter';
  *   and its host check only recognises `https://` at all, so no `customHosts` setting lets it
  *   talk to the emulator at `http://127.0.0.1:port`;
  * - a throttle observer that shows every response's status and RateLimit/Retry-After headers
- *   to the tenant's limiter, tagged with the permit of the request that got it;
+ *   to the tenant's limiter;
  * - no RetryHandler: its private 429 loop would bypass the shared limiter (and charge RU the
  *   limiter never saw); retries happen here, through the limiter.
  */
@@ -81,13 +81,11 @@ export interface BatchResponse {
 }
 
 /**
- * Per-request state shared with the middleware: which limiter permit a response answers, and a
- * token failure. The SDK wraps anything a middleware throws into a status-less GraphError that
+ * Per-request state shared with the middleware: a token failure. The SDK wraps anything a middleware throws into a status-less GraphError that
  * would read as a lost connection; a refused credential must stay a config error.
  */
 class RequestTag implements MiddlewareOptions {
   authError?: unknown;
-  constructor(readonly permit: Permit) {}
 }
 
 function tagOf(context: Context): RequestTag | undefined {
@@ -130,7 +128,7 @@ class ThrottleObserverMiddleware implements Middleware {
     await this.next!.execute(context);
     const response = context.response;
     if (!response) return;
-    this.limiter.observe(signalFromHeaders(response.status, (name) => response.headers.get(name)), tagOf(context)?.permit);
+    this.limiter.observe(signalFromHeaders(response.status, (name) => response.headers.get(name)));
   }
   setNext(next: Middleware): void {
     this.next = next;
@@ -203,9 +201,9 @@ export class GraphTransport {
    * One attempt, through the limiter. Returns the body or the failure; throws only when no
    * token could be had (the credential's own error, config or transient).
    */
-  private async attempt(call: GraphCall): Promise<{ ok: true; body: unknown; permit: Permit } | { ok: false; failure: GraphFailure; permit: Permit }> {
+  private async attempt(call: GraphCall): Promise<{ ok: true; body: unknown } | { ok: false; failure: GraphFailure }> {
     const permit = await this.limiter.acquire(call.ru);
-    const tag = new RequestTag(permit);
+    const tag = new RequestTag();
     try {
       const request = this.client
         .api(call.path)
@@ -227,10 +225,10 @@ export class GraphTransport {
           body = await request.delete();
           break;
       }
-      return { ok: true, body, permit };
+      return { ok: true, body };
     } catch (error) {
       if (tag.authError !== undefined) throw tag.authError;
-      return { ok: false, failure: failureFromThrown(error), permit };
+      return { ok: false, failure: failureFromThrown(error) };
     } finally {
       permit.release();
     }
@@ -355,7 +353,7 @@ export class GraphTransport {
           }
           // Inner responses carry their own Retry-After and RateLimit-* headers (a throttled
           // request inside a 200 envelope is a 429 only there): the limiter must see them.
-          this.limiter.observe(signalFromHeaders(response.status, (name) => header(response.headers, name)), result.permit);
+          this.limiter.observe(signalFromHeaders(response.status, (name) => header(response.headers, name)));
           const kind = response.status < 400 ? 'ok' : retryKind(response.status);
           if (kind === 'ok' || kind === 'permanent' || isListViewThreshold(failureFromBatchResponse(response.status, response.body))) {
             out.set(r.id, response);

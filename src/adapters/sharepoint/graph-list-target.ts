@@ -99,18 +99,22 @@ export class GraphListTarget implements ListTarget {
 
 /**
  * The adapter for a stored SharePoint connection: credentials from the connection (or the
- * emulator's static token), the tenant's process-wide limiter, the Graph base URL from settings.
+ * emulator's static token), the tenant's limiter (the composition root's, sharing the budget
+ * with other instances; else the process-wide one), the Graph base URL from settings.
  */
 export async function createGraphListTarget(
   conn: SharePointConnection,
   secrets: Secrets,
   settings: Pick<Config, 'GRAPH_BASE_URL' | 'GRAPH_STATIC_TOKEN' | 'GRAPH_BUDGET_RU_PER_MINUTE' | 'GRAPH_MAX_CONCURRENCY'> & Partial<Pick<Config, 'GRAPH_MAX_INLINE_WAIT_SECONDS'>>,
+  tenantLimiter?: TenantLimiter,
 ): Promise<GraphListTarget> {
   const tokens = await tokenSourceFor(conn, secrets, { baseUrl: settings.GRAPH_BASE_URL, staticToken: settings.GRAPH_STATIC_TOKEN });
-  const limiter = limiterForTenant(conn.tenantId, {
-    budgetRuPerMinute: settings.GRAPH_BUDGET_RU_PER_MINUTE,
-    maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
-  });
+  const limiter =
+    tenantLimiter ??
+    limiterForTenant(conn.tenantId, {
+      budgetRuPerMinute: settings.GRAPH_BUDGET_RU_PER_MINUTE,
+      maxConcurrency: settings.GRAPH_MAX_CONCURRENCY,
+    });
   return new GraphListTarget({ baseUrl: settings.GRAPH_BASE_URL, tokens, limiter, maxInlineWaitMs: seconds(settings.GRAPH_MAX_INLINE_WAIT_SECONDS) });
 }
 

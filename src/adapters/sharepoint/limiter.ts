@@ -1,38 +1,41 @@
 /**
- * One adaptive limiter per tenant, shared by every Graph call in the process (DESIGN §6).
+ * One limiter per tenant, shared by every Graph call in the process (DESIGN §6).
  *
- * SharePoint meters each app per tenant in resource units (RU) per minute and answers 429/503
- * with `Retry-After` once the budget is spent; throttled requests still count against it. So
- * the cheapest strategy is never to be throttled: charge each request's RU before sending it,
- * pace sends with a token bucket a little under the budget, and treat the server's signals as
- * corrections:
+ * SharePoint meters each app per tenant in resource units (RU) over a sliding minute and answers
+ * 429/503 with `Retry-After` once the budget is spent; throttled requests still count against it,
+ * and apps that keep going over get blocked. So the limiter keeps its own spend account over the
+ * budget window and sends a request only when the account has room for its charge:
  *
- * - `Retry-After` (or `RateLimit-Reset`, whichever is larger) pauses every caller of the tenant;
- *   retrying before then is charged and only extends the throttling.
- * - 429/503 cut the pacing rate multiplicatively, once per window of requests (a burst of 429s
- *   from requests sent before the cut is one signal, not twenty); clean time adds back a fixed
- *   share of the budget per second (AIMD, as TCP does), so the rate settles just under the
- *   real limit even when the configured budget is wrong or other processes share it.
- * - `RateLimit-*` headers (sent from ~80 % use) slow us down before a 429 instead of after
- *   one: `RateLimit-Remaining` under a small margin of the limit is treated like an ECN mark (a
- *   gentle multiplicative cut, no pause), and `RateLimit-Limit` below the configured budget
- *   lowers the target, since the server knows the tenant's real budget. `RateLimit-Reset` is not
- *   used to spread the remainder: its meaning differs between a fixed and a sliding window, and
- *   "remaining ÷ reset" starves a client that runs steadily near the budget of a sliding one.
+ * - With nothing spent in the window, the whole budget is available at once; afterwards a charge
+ *   comes back into the budget one window after its request was answered (the latest moment the
+ *   server can have counted it), so our account never expires a charge before the server does.
+ *   R RU at budget B per minute thus take about 60·(⌈R/B⌉−1) s plus transfer time.
+ * - `RateLimit-Limit` below the configured budget lowers the budget: the server knows the
+ *   tenant's real one.
+ * - `RateLimit-Remaining` (sent from ~80 % use) shows spend we did not make (another process, a
+ *   misjudged window): the excess over our own account is booked as unseen spend, so we slow down
+ *   before a 429 instead of after one.
+ * - A 429/503 pauses every caller for `Retry-After` (or `RateLimit-Reset`, whichever is larger):
+ *   retrying earlier is charged and only extends the throttling.
+ * - An optional `SharedBudget` (budget shares leased through the state store) caps the account at
+ *   the share of the tenant's budget this process holds, so the sum over instances holds.
  *
- * The bucket allows a small debt: a request is sent when the bucket is not negative and its
- * whole charge is taken at once, so a 40-RU batch never waits for a bucket deeper than the
- * burst allowance. The maths is synchronous over an injected clock so tests need no wall time.
+ * The bookkeeping is synchronous over an injected clock, so tests need no wall time.
  */
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or early once `cancel` aborts. */
+  sleep(ms: number, cancel?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, cancel) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      cancel?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    }),
 };
 
 /** Microsoft's fixed Graph costs for SharePoint (throttling guidance, 2025). */
@@ -48,42 +51,40 @@ export const RU_COST = {
 } as const;
 export type RequestKind = keyof typeof RU_COST;
 
+/** SharePoint's budget window. */
+export const BUDGET_WINDOW_MS = 60_000;
+
+/**
+ * The part of a tenant's budget this process may spend, when several processes share it
+ * (budget-shares.ts). The limiter asks for more while callers wait; the shared budget gives back
+ * what the account no longer needs, reading it through `bind`.
+ */
+export interface SharedBudget {
+  /** RU per minute this process holds right now. */
+  heldRuPerMinute(): number;
+  /** Callers are waiting for budget: take more shares if any are free (never blocks). */
+  wantMore(): void;
+  /** Called once by the limiter: what its account holds now, and how to wake its waiting callers. */
+  bind(account: { windowRu(): number; wake(): void }): void;
+}
+
 export interface LimiterSettings {
   /** The app's budget on this tenant (1,250 to 6,250 by licence count). */
   budgetRuPerMinute: number;
   /** Requests in flight at once on this tenant. */
   maxConcurrency: number;
-  /** Share of the budget the pacing rate aims at; the rest absorbs clock skew and in-flight work. */
+  /** Share of the budget the account may fill; the rest absorbs clock skew between us and the server. */
   targetUtilisation?: number;
-  /** The rate never drops below this share of the budget, so progress never stops entirely. */
-  minUtilisation?: number;
-  /** Multiplicative cut on 429/503. */
-  decreaseFactor?: number;
-  /** Additive recovery: share of the target rate regained per clean second. */
-  recoveryPerSecond?: number;
-  /** No recovery until this long after the last throttle. */
-  cleanAfterMs?: number;
-  /** Bucket depth in seconds of the current rate. */
-  burstSeconds?: number;
   /** Pause when a 429/503 carries no Retry-After. */
   defaultRetryAfterMs?: number;
-  /** `RateLimit-Remaining` below this share of `RateLimit-Limit` counts as congestion. */
-  remainingMargin?: number;
-  /** Multiplicative cut on congestion (gentler than on a 429, as nothing was refused). */
-  congestionFactor?: number;
+  /** Budget shares leased with other processes; without it this process owns the whole budget. */
+  sharedBudget?: SharedBudget;
 }
 
 const DEFAULTS = {
-  targetUtilisation: 0.95,
-  minUtilisation: 0.05,
-  decreaseFactor: 0.7,
-  recoveryPerSecond: 0.02,
-  cleanAfterMs: 2_000,
-  burstSeconds: 1,
+  targetUtilisation: 0.98,
   defaultRetryAfterMs: 2_000,
-  remainingMargin: 0.02,
-  congestionFactor: 0.9,
-} satisfies Required<Omit<LimiterSettings, 'budgetRuPerMinute' | 'maxConcurrency'>>;
+} satisfies Required<Omit<LimiterSettings, 'budgetRuPerMinute' | 'maxConcurrency' | 'sharedBudget'>>;
 
 /** What a response told us; from the outer HTTP response or from one response inside a `$batch`. */
 export interface ThrottleSignal {
@@ -94,7 +95,7 @@ export interface ThrottleSignal {
 
 export interface Permit {
   readonly ru: number;
-  /** When the request was cleared to go; signals about requests sent before a cut are not new. */
+  /** When the request was cleared to go. */
   readonly grantedAt: number;
   release(): void;
 }
@@ -103,32 +104,87 @@ export interface LimiterStats {
   budgetRuPerMinute: number;
   /** The budget the server reported (RateLimit-Limit), when lower than the configured one. */
   observedLimitRuPerMinute?: number;
-  /** Current pacing rate, RU per minute. */
+  /** RU per minute the account may hold now (budget × target, or the held share of it). */
   rateRuPerMinute: number;
+  /** RU the account holds: in flight, answered within the window, and unseen spend. */
+  windowRu: number;
   chargedRu: number;
+  /** Spend the server reported that was not ours (RateLimit-Remaining). */
+  unseenRu: number;
   granted: number;
   throttleSignals: number;
+  /** Responses whose RateLimit-Remaining showed spend beyond our own account. */
   congestionSignals: number;
-  decreases: number;
   inFlight: number;
   pausedForMs: number;
 }
 
+/** Charges that have left flight, in the order they leave the window. */
+class SpendWindow {
+  private expiries: number[] = [];
+  private amounts: number[] = [];
+  private head = 0;
+  private sum = 0;
+
+  /** Books `ru` until `expiresAt`; callers book in non-decreasing expiry order (the clock's). */
+  book(expiresAt: number, ru: number): void {
+    this.expiries.push(expiresAt);
+    this.amounts.push(ru);
+    this.sum += ru;
+  }
+
+  held(now: number): number {
+    while (this.head < this.expiries.length && this.expiries[this.head]! <= now) {
+      this.sum -= this.amounts[this.head]!;
+      this.head++;
+    }
+    if (this.head === this.expiries.length) {
+      this.expiries = [];
+      this.amounts = [];
+      this.head = 0;
+      this.sum = 0; // no drift from float sums
+    } else if (this.head > 4096 && this.head > this.expiries.length / 2) {
+      this.expiries = this.expiries.slice(this.head);
+      this.amounts = this.amounts.slice(this.head);
+      this.head = 0;
+    }
+    return this.sum;
+  }
+
+  /** Milliseconds from `now` until this window and `other` together hold at most `target`; undefined when expiries alone never get there. */
+  msUntilAtMost(now: number, target: number, other?: SpendWindow): number | undefined {
+    let remaining = this.held(now) + (other?.held(now) ?? 0);
+    if (remaining <= target) return 0;
+    let i = this.head;
+    let j = other?.head ?? 0;
+    const otherLength = other?.expiries.length ?? 0;
+    while (i < this.expiries.length || j < otherLength) {
+      // Merge the two expiry queues in time order.
+      const fromThis = j >= otherLength || (i < this.expiries.length && this.expiries[i]! <= other!.expiries[j]!);
+      const expiry = fromThis ? this.expiries[i]! : other!.expiries[j]!;
+      remaining -= fromThis ? this.amounts[i++]! : other!.amounts[j++]!;
+      if (remaining <= target) return expiry - now;
+    }
+    return undefined;
+  }
+}
+
 export class TenantLimiter {
-  private readonly s: Required<LimiterSettings>;
-  /** AIMD rate, RU per second. */
-  private rate: number;
-  private tokens: number;
-  private lastRefillAt: number;
+  private readonly s: Required<Omit<LimiterSettings, 'sharedBudget'>>;
+  private readonly shared: SharedBudget | undefined;
+  /** Our own answered charges. */
+  private readonly window = new SpendWindow();
+  /** Spend the server reported beyond ours (other apps' instances, a misjudged window). */
+  private readonly unseen = new SpendWindow();
+  /** RU of requests sent and not answered yet: they hold budget until a window after their answer. */
+  private inFlightRu = 0;
+  private inFlight = 0;
   private pausedUntil = 0;
   /** RateLimit-Limit when the server reports less than the configured budget. */
   private observedLimit: number | undefined;
-  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
-  private lastThrottleAt = Number.NEGATIVE_INFINITY;
-  private inFlight = 0;
   private queueTail: Promise<void> = Promise.resolve();
-  private slotWaiters: Array<() => void> = [];
-  private stats = { chargedRu: 0, granted: 0, throttleSignals: 0, congestionSignals: 0, decreases: 0 };
+  private changeWaiters: Array<() => void> = [];
+  private stats = { chargedRu: 0, unseenRu: 0, granted: 0, throttleSignals: 0, congestionSignals: 0 };
 
   constructor(
     settings: LimiterSettings,
@@ -136,23 +192,26 @@ export class TenantLimiter {
   ) {
     if (!(settings.budgetRuPerMinute > 0)) throw new RangeError('budgetRuPerMinute must be positive');
     if (!(settings.maxConcurrency >= 1)) throw new RangeError('maxConcurrency must be at least 1');
-    this.s = { ...DEFAULTS, ...settings };
-    this.rate = this.ceiling;
-    this.tokens = this.capacity(this.rate);
-    this.lastRefillAt = clock.now();
+    const { sharedBudget, ...rest } = settings;
+    this.s = { ...DEFAULTS, ...rest };
+    this.shared = sharedBudget;
+    this.shared?.bind({ windowRu: () => this.held(this.clock.now()), wake: () => this.wakeWaiters() });
   }
 
-  /** RU per second the limiter aims at when nothing pushes back. */
-  get ceiling(): number {
-    return (this.budget / 60) * this.s.targetUtilisation;
-  }
-
-  private get budget(): number {
+  /** The tenant's budget per minute as far as we know it (configured, or lower as the server reports). */
+  private get tenantBudget(): number {
     return Math.min(this.s.budgetRuPerMinute, this.observedLimit ?? Number.POSITIVE_INFINITY);
   }
 
-  private get floor(): number {
-    return (this.budget / 60) * this.s.minUtilisation;
+  /** RU our own spend may hold at once: the tenant's budget, or the shares of it this process holds. */
+  get capacity(): number {
+    const mine = this.shared ? Math.min(this.tenantBudget, this.shared.heldRuPerMinute()) : this.tenantBudget;
+    return mine * this.s.targetUtilisation;
+  }
+
+  /** RU our own and the unseen spend together may hold at once. */
+  private get tenantCapacity(): number {
+    return this.tenantBudget * this.s.targetUtilisation;
   }
 
   /** The limiter's clock: what `resumesAt` is measured against. */
@@ -165,40 +224,34 @@ export class TenantLimiter {
     return this.pausedUntil;
   }
 
-  /** Current AIMD rate in RU per second. */
-  get currentRate(): number {
-    return this.rate;
-  }
-
-  private capacity(rate: number): number {
-    return rate * this.s.burstSeconds;
-  }
-
-  /** Advances the bucket and the additive recovery to `now`. */
-  private refill(now: number): void {
-    const from = this.lastRefillAt;
-    if (now <= from) return;
-    // Additive increase only over clean time: none until cleanAfterMs after the last throttle.
-    const cleanFrom = Math.max(from, this.lastThrottleAt + this.s.cleanAfterMs);
-    if (now > cleanFrom && this.rate < this.ceiling) {
-      this.rate = Math.min(this.ceiling, this.rate + (this.ceiling * this.s.recoveryPerSecond * (now - cleanFrom)) / 1000);
-    }
-    // Tokens do not accrue while paused: a pause must not turn into a burst when it ends.
-    const accrueFrom = Math.max(from, Math.min(now, this.pausedUntil));
-    this.tokens = Math.min(this.capacity(this.rate), this.tokens + (this.rate * (now - accrueFrom)) / 1000);
-    this.lastRefillAt = now;
+  /** Our own spend in the window, in flight included. */
+  private held(now: number): number {
+    return this.inFlightRu + this.window.held(now);
   }
 
   /**
-   * Milliseconds to wait before a request may go at `now`: 0 = go, Infinity = wait for a free
-   * concurrency slot. Pure bookkeeping, no waiting; `acquire` loops on it.
+   * Milliseconds to wait before `ru` may be spent at `now`: 0 = go, Infinity = wait for an answer,
+   * a freed concurrency slot or more budget. Pure bookkeeping, no waiting; `acquire` loops on it.
    */
-  delayBeforeSend(now: number): number {
-    this.refill(now);
+  delayBeforeSend(now: number, ru: number): number {
     if (now < this.pausedUntil) return this.pausedUntil - now;
     if (this.inFlight >= this.s.maxConcurrency) return Number.POSITIVE_INFINITY;
-    if (this.tokens >= 0) return 0;
-    return Math.max(1, Math.ceil((-this.tokens / this.rate) * 1000));
+    const capacity = this.capacity;
+    const tenantCapacity = this.tenantCapacity;
+    const held = this.held(now);
+    const total = held + this.unseen.held(now);
+    if (held + ru <= capacity && total + ru <= tenantCapacity) return 0;
+    // A charge larger than the whole capacity goes when the account is empty, or it never would.
+    if (total === 0 && capacity > 0) return 0;
+    if (capacity <= 0) return Number.POSITIVE_INFINITY;
+    // Expiries free room at known times; in-flight charges and missing shares only on an event.
+    const ownTarget = Math.max(0, capacity - ru) - this.inFlightRu;
+    const totalTarget = Math.max(0, tenantCapacity - ru) - this.inFlightRu;
+    const own = ownTarget < 0 ? undefined : this.window.msUntilAtMost(now, ownTarget);
+    const both = totalTarget < 0 ? undefined : this.window.msUntilAtMost(now, totalTarget, this.unseen);
+    if (own === undefined || both === undefined) return Number.POSITIVE_INFINITY;
+    const ms = Math.max(own, both);
+    return ms === 0 ? Number.POSITIVE_INFINITY : ms;
   }
 
   /** Waits (first come, first served) until `ru` may be spent, charges it and takes a concurrency slot. */
@@ -209,10 +262,18 @@ export class TenantLimiter {
     await previous;
     try {
       for (;;) {
-        const wait = this.delayBeforeSend(this.clock.now());
+        const now = this.clock.now();
+        const wait = this.delayBeforeSend(now, ru);
         if (wait === 0) break;
-        if (wait === Number.POSITIVE_INFINITY) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-        else await this.clock.sleep(wait);
+        if (now >= this.pausedUntil && this.held(now) + ru > this.capacity) this.shared?.wantMore();
+        // A change (an answer, a share taken, a 429) may shorten the wait: re-check on either.
+        const changed = new Promise<void>((resolve) => this.changeWaiters.push(resolve));
+        if (wait === Number.POSITIVE_INFINITY) await changed;
+        else {
+          const cancel = new AbortController();
+          await Promise.race([this.clock.sleep(wait, cancel.signal), changed]);
+          cancel.abort();
+        }
       }
       return this.take(ru, this.clock.now());
     } finally {
@@ -221,7 +282,7 @@ export class TenantLimiter {
   }
 
   private take(ru: number, now: number): Permit {
-    this.tokens -= ru;
+    this.inFlightRu += ru;
     this.inFlight += 1;
     this.stats.chargedRu += ru;
     this.stats.granted += 1;
@@ -233,61 +294,64 @@ export class TenantLimiter {
         if (released) return;
         released = true;
         this.inFlight -= 1;
-        this.slotWaiters.shift()?.();
+        this.inFlightRu -= ru;
+        this.window.book(this.clock.now() + BUDGET_WINDOW_MS, ru);
+        this.wakeWaiters();
       },
     };
   }
 
-  /** Feeds what a response said back into the pacing. `permit` is the request it answered, when known. */
-  observe(signal: ThrottleSignal, permit?: Permit): void {
+  private wakeWaiters(): void {
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Books spend the server counted and we did not, so the account matches the server's. */
+  private bookUnseen(now: number, serverUsed: number): void {
+    const unseen = serverUsed - this.held(now) - this.unseen.held(now);
+    if (unseen <= 0) return;
+    this.unseen.book(now + BUDGET_WINDOW_MS, unseen);
+    this.stats.unseenRu += unseen;
+  }
+
+  /** Feeds what a response said back into the account. */
+  observe(signal: ThrottleSignal): void {
     const now = this.clock.now();
-    this.refill(now);
     const { limit, remaining, resetMs } = signal.rateLimit ?? {};
     if (limit !== undefined && limit > 0 && limit < this.s.budgetRuPerMinute && limit !== this.observedLimit) {
       this.observedLimit = limit;
-      this.rate = Math.min(this.rate, this.ceiling);
     }
     const throttled = signal.status === 429 || signal.status === 503;
     if (throttled) {
       this.stats.throttleSignals += 1;
-      this.lastThrottleAt = now;
       const wait = Math.max(signal.retryAfterMs ?? this.s.defaultRetryAfterMs, resetMs ?? 0);
+      // Retry-After is when the server has room again; its RateLimit-Remaining (0) is no news
+      // about spend beyond that, so nothing is booked: booking a full window would idle 60 s.
       this.pausedUntil = Math.max(this.pausedUntil, now + wait);
-      // Whatever the bucket held was evidently too much; start from empty after the pause.
-      this.tokens = Math.min(this.tokens, 0);
-      this.cut(this.s.decreaseFactor, now, permit);
+      this.wakeWaiters();
       return;
     }
-    const margin = this.s.remainingMargin * (limit ?? this.budget);
-    if (remaining !== undefined && remaining < margin) {
-      this.stats.congestionSignals += 1;
-      this.lastThrottleAt = now;
-      this.cut(this.s.congestionFactor, now, permit);
+    if (remaining !== undefined) {
+      const serverUsed = (limit ?? this.tenantBudget) - remaining;
+      if (serverUsed > this.held(now) + this.unseen.held(now)) this.stats.congestionSignals += 1;
+      this.bookUnseen(now, serverUsed);
     }
-  }
-
-  /** One multiplicative cut per window: a signal about a request sent before the last cut is old news. */
-  private cut(factor: number, now: number, permit: Permit | undefined): void {
-    if (permit !== undefined && permit.grantedAt < this.lastDecreaseAt) return;
-    this.rate = Math.max(this.floor, this.rate * factor);
-    this.lastDecreaseAt = now;
-    this.stats.decreases += 1;
   }
 
   snapshot(): LimiterStats {
     const now = this.clock.now();
-    this.refill(now);
     return {
       budgetRuPerMinute: this.s.budgetRuPerMinute,
       observedLimitRuPerMinute: this.observedLimit,
-      rateRuPerMinute: this.rate * 60,
+      rateRuPerMinute: this.capacity,
+      windowRu: this.held(now) + this.unseen.held(now),
       ...this.stats,
       inFlight: this.inFlight,
       pausedForMs: Math.max(0, this.pausedUntil - now),
     };
   }
 }
-
 /** Parses `Retry-After` (delta-seconds or an HTTP date) and the RateLimit-* draft headers. */
 export function signalFromHeaders(status: number, get: (name: string) => string | null | undefined, now: number = Date.now()): ThrottleSignal {
   const signal: ThrottleSignal = { status };

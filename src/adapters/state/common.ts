@@ -1,6 +1,6 @@
 import { configError, conflict, SyncError, transientError } from '../../core/errors';
 import { redact } from '../../core/ports/logger';
-import type { Page } from '../../core/ports/state';
+import type { FieldHashes, Page } from '../../core/ports/state';
 
 /** Errors, validation and small helpers that every aggregate and every backend share. */
 
@@ -118,4 +118,12 @@ export function isoOrThrow(value: string, field: string): Date {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw invalidInput(`${field} must be an ISO-8601 time, got '${value}'`);
   return d;
+}
+
+/** A stored `fieldHashes` value, or null when absent or not of the expected shape (it is only an optimisation). */
+export function fieldHashesOrNull(value: unknown): FieldHashes | null {
+  if (value === null || typeof value !== 'object') return null;
+  const { contentHash, byField } = value as Partial<FieldHashes>;
+  if (typeof contentHash !== 'string' || byField === null || typeof byField !== 'object') return null;
+  return { contentHash, byField };
 }

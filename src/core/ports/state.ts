@@ -74,11 +74,22 @@ export interface LedgerEntry {
    * that lost cannot tell whose Graph write landed last. The next run rewrites the item.
    */
   contentInDoubt?: boolean;
+  /**
+   * Per-field hashes of the content the item holds, so an update can send only the fields that
+   * changed. Valid only while `contentHash` equals the one they were made for; null = unknown.
+   */
+  fieldHashes?: FieldHashes | null;
   /** Set by the store on write; ignored on input. */
   createdAt?: string;
   updatedAt?: string;
   /** The stored version, set on every read: what `putLedgerIfMatch` compares. putLedger ignores it. */
   etag?: string;
+}
+
+/** What `LedgerEntry.fieldHashes` holds: a short hash per mapped field, for one content hash. */
+export interface FieldHashes {
+  contentHash: string;
+  byField: Record<string, string>;
 }
 
 /** One compare-and-set write of `putLedgerIfMatch`. */

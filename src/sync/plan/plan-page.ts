@@ -38,7 +38,7 @@ export async function planPage(rows: Row[], retried: ReadonlySet<string>, rules:
       plan.fail({ identityHash: mapped.identity, key: mapped.key, error: describe(error) });
       continue;
     }
-    plan.add(compareWithLedger(mapped, destination, ledger.get(mapped.identity), plan.listNames), retried.has(mapped.identity));
+    plan.add(compareWithLedger(mapped, destination, ledger.get(mapped.identity), plan.listNames, rules.mapping.hash), retried.has(mapped.identity));
   }
 }
 

@@ -50,14 +50,49 @@ function saturate(l: TenantLimiter, n: number) {
 }
 
 describe('tenant limiter', () => {
-  it('paces a saturating caller to just under the budget, never over it', async () => {
+  it('with nothing spent in the window, the whole budget is available at once', async () => {
     const clock = new FakeClock();
     const l = limiter(clock);
     const granted = saturate(l, 2000);
-    await clock.advance(60_000);
-    const ru = granted.length * 2;
-    expect(ru).toBeLessThanOrEqual(budget);
-    expect(ru).toBeGreaterThanOrEqual(0.92 * budget);
+    await clock.advance(0);
+    expect(granted.length * 2).toBeGreaterThanOrEqual(0.97 * budget);
+    expect(granted.length * 2).toBeLessThanOrEqual(budget);
+  });
+
+  it('never holds more than the budget in one window, and the next window opens a minute after the answers', async () => {
+    const clock = new FakeClock();
+    const l = limiter(clock);
+    const granted = saturate(l, 2000);
+    await clock.advance(59_999);
+    const firstWindow = granted.length * 2;
+    expect(firstWindow).toBeLessThanOrEqual(budget);
+    await clock.advance(1);
+    expect(granted.length * 2).toBeGreaterThan(firstWindow);
+    expect(granted.length * 2 - firstWindow).toBeLessThanOrEqual(budget);
+  });
+
+  it('R RU at budget B per minute take 60·(⌈R/B⌉−1) s', async () => {
+    const clock = new FakeClock();
+    const l = limiter(clock);
+    const started = clock.now();
+    const granted = saturate(l, 750); // 1,500 RU at 600 RU/min (588 usable per window): 2 full windows, then the rest
+    await clock.advance(119_999);
+    expect(granted.length).toBeLessThan(750);
+    await clock.advance(1);
+    expect(granted.length).toBe(750);
+    expect(Math.max(...granted) - started).toBe(120_000);
+  });
+
+  it('a charge comes back into the budget one window after its answer, not after its send', async () => {
+    const clock = new FakeClock();
+    const l = limiter(clock);
+    const slow = await l.acquire(588); // the whole usable window, answered 5 s later
+    await clock.advance(5_000);
+    slow.release();
+    await clock.advance(59_999);
+    expect(l.delayBeforeSend(clock.now(), 2)).toBe(1);
+    await clock.advance(1);
+    expect(l.delayBeforeSend(clock.now(), 2)).toBe(0);
   });
 
   it('a 429 pauses every caller of the tenant for the larger of Retry-After and RateLimit-Reset', async () => {
@@ -65,70 +100,41 @@ describe('tenant limiter', () => {
     const l = limiter(clock);
     const p = await l.acquire(2);
     p.release();
-    l.observe({ status: 429, retryAfterMs: 5_000, rateLimit: { limit: budget, remaining: 0, resetMs: 8_000 } }, p);
+    l.observe({ status: 429, retryAfterMs: 5_000, rateLimit: { limit: budget, remaining: 0, resetMs: 8_000 } });
     let sent = false;
     void l.acquire(2).then(() => (sent = true));
     await clock.advance(7_900);
     expect(sent).toBe(false);
     await clock.advance(1_000);
     expect(sent).toBe(true);
+    expect(l.snapshot().throttleSignals).toBe(1);
   });
 
-  it('a burst of 429s about requests sent before a cut cuts the rate only once', async () => {
+  it('RateLimit-Remaining showing spend beyond our own account books it, so we slow down before a 429', async () => {
     const clock = new FakeClock();
     const l = limiter(clock);
-    const full = l.currentRate;
-    const early: Permit[] = [await l.acquire(2), await l.acquire(2)];
-    early.forEach((p) => p.release());
-    clock.t += 10;
-    l.observe({ status: 429, retryAfterMs: 1_000 }, early[0]);
-    l.observe({ status: 429, retryAfterMs: 1_000 }, early[1]);
-    expect(l.currentRate).toBeCloseTo(full * 0.7);
-    // A request sent after the cut that is throttled again is new evidence: cut again.
-    const later = l.acquire(2);
-    await clock.advance(1_000);
-    const p = await later;
-    p.release();
-    l.observe({ status: 429, retryAfterMs: 1_000 }, p);
-    expect(l.currentRate).toBeCloseTo(full * 0.49);
-    expect(l.snapshot().decreases).toBe(2);
-  });
-
-  it('clean time restores the rate additively, up to the target and no further', async () => {
-    const clock = new FakeClock();
-    const l = limiter(clock); // recovery 2 % of the target per clean second, clean after 2 s
-    const target = l.ceiling;
-    l.observe({ status: 503, retryAfterMs: 1_000 });
-    expect(l.currentRate).toBeCloseTo(target * 0.7);
-    await clock.advance(2_000 + 10_000);
-    l.snapshot(); // the bookkeeping advances on use
-    expect(l.currentRate).toBeCloseTo(target * 0.9);
-    await clock.advance(60_000);
-    l.snapshot();
-    expect(l.currentRate).toBeCloseTo(target);
-  });
-
-  it('a low RateLimit-Remaining slows down before a 429, without pausing', async () => {
-    const clock = new FakeClock();
-    const l = limiter(clock);
-    const full = l.currentRate;
     const p = await l.acquire(2);
     p.release();
-    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 5, resetMs: 10_000 } }, p);
-    expect(l.currentRate).toBeCloseTo(full * 0.9);
-    expect(l.snapshot().pausedForMs).toBe(0);
-    // Plenty remaining is no signal at all.
-    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 200, resetMs: 10_000 } }, p);
-    expect(l.currentRate).toBeCloseTo(full * 0.9);
+    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 300, resetMs: 10_000 } });
+    const stats = l.snapshot();
+    expect(stats.unseenRu).toBe(298);
+    expect(stats.windowRu).toBe(300);
+    expect(stats.congestionSignals).toBe(1);
+    expect(stats.pausedForMs).toBe(0);
+    expect(l.delayBeforeSend(clock.now(), 288)).toBe(0);
+    expect(l.delayBeforeSend(clock.now(), 290)).toBeGreaterThan(59_000);
+    // A report that matches our account is no news.
+    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 400, resetMs: 10_000 } });
+    expect(l.snapshot().unseenRu).toBe(298);
   });
 
-  it('a RateLimit-Limit below the configured budget lowers the target to the real budget', () => {
+  it('a RateLimit-Limit below the configured budget lowers the budget to the real one', () => {
     const clock = new FakeClock();
     const l = limiter(clock);
-    l.observe({ status: 200, rateLimit: { limit: 300, remaining: 250, resetMs: 5_000 } });
-    expect(l.ceiling).toBeCloseTo((300 / 60) * 0.95);
-    expect(l.currentRate).toBeLessThanOrEqual(l.ceiling);
+    l.observe({ status: 200, rateLimit: { limit: 300, remaining: 300, resetMs: 5_000 } });
+    expect(l.capacity).toBeCloseTo(300 * 0.98);
     expect(l.snapshot().observedLimitRuPerMinute).toBe(300);
+    expect(l.snapshot().rateRuPerMinute).toBeLessThanOrEqual(300);
   });
 
   it('caps the requests in flight and hands a freed slot to the next caller', async () => {
@@ -145,12 +151,59 @@ describe('tenant limiter', () => {
     expect(third).toBeDefined();
   });
 
-  it('a charge larger than the bucket still goes, and the bucket owes it afterwards', async () => {
+  it('a charge larger than the whole budget still goes when the account is empty, and holds it a window', async () => {
     const clock = new FakeClock();
-    const l = limiter(clock); // 9.5 RU/s target, 1 s burst
-    const first = await l.acquire(40);
-    first.release();
-    expect(l.delayBeforeSend(clock.now())).toBeGreaterThan(3_000);
+    const l = limiter(clock);
+    const big = await l.acquire(budget + 100);
+    big.release();
+    expect(l.delayBeforeSend(clock.now(), 2)).toBe(60_000);
+  });
+
+  it('with a shared budget it spends only the share it holds, and asks for more while callers wait', async () => {
+    const clock = new FakeClock();
+    let held = 0;
+    let wanted = 0;
+    let wake = () => {};
+    const shared = {
+      heldRuPerMinute: () => held,
+      wantMore: () => void (wanted += 1),
+      bind: (account: { wake(): void }) => void (wake = () => account.wake()),
+    };
+    const l = limiter(clock, { sharedBudget: shared });
+    const granted = saturate(l, 200);
+    await clock.advance(1_000);
+    expect(granted).toHaveLength(0);
+    expect(wanted).toBeGreaterThan(0);
+    held = 100;
+    wake();
+    await clock.advance(0);
+    expect(granted).toHaveLength(49); // 98 RU of the 100 held
+  });
+
+  it('with a shared budget, spend of the other share holders counts against the tenant budget, not against our share', async () => {
+    const clock = new FakeClock();
+    let wake = () => {};
+    const shared = { heldRuPerMinute: () => 300, wantMore: () => {}, bind: (account: { wake(): void }) => void (wake = () => account.wake()) };
+    const l = limiter(clock, { sharedBudget: shared });
+    const p = await l.acquire(100);
+    p.release();
+    // The server has counted 400 RU: 300 of other holders beyond our 100.
+    l.observe({ status: 200, rateLimit: { limit: budget, remaining: 200 } });
+    expect(l.delayBeforeSend(clock.now(), 150)).toBe(0); // 250 of our 294, 550 of the tenant's 588
+    expect(l.delayBeforeSend(clock.now(), 200)).toBeGreaterThan(59_000); // our share would overflow
+    // A share taken while a caller sleeps on the window wakes it at once.
+    let held = 300;
+    const growing = { heldRuPerMinute: () => held, wantMore: () => {}, bind: (account: { wake(): void }) => void (wake = () => account.wake()) };
+    const m = limiter(clock, { sharedBudget: growing });
+    (await m.acquire(290)).release();
+    let sent = false;
+    void m.acquire(100).then(() => (sent = true));
+    await clock.advance(1_000);
+    expect(sent).toBe(false);
+    held = 600;
+    wake();
+    await clock.advance(0);
+    expect(sent).toBe(true);
   });
 });
 

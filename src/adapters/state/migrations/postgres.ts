@@ -236,4 +236,13 @@ CREATE TABLE ${s}.drift_watch_tokens (
 );
 `,
   },
+  {
+    version: 9,
+    name: 'per-field hashes',
+    sql: (s) => `
+-- field_hashes: JSON {contentHash, byField}, a short hash per mapped field, so an update sends
+-- only the fields that changed; null = unknown (the next update sends every field).
+ALTER TABLE ${s}.ledger ADD COLUMN field_hashes jsonb;
+`,
+  },
 ];

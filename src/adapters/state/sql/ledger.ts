@@ -1,5 +1,5 @@
 import type { LedgerEntry, LedgerWrite } from '../../../core/ports/state';
-import { iso } from '../common';
+import { fieldHashesOrNull, iso } from '../common';
 import type { LedgerStorage } from '../ledger';
 import { bind, type SqlDb, type SqlEngine } from './db';
 
@@ -9,7 +9,7 @@ import { bind, type SqlDb, type SqlEngine } from './db';
  * of writers can break them; a batch is one statement, atomic as a whole.
  */
 
-const LEDGER_COLUMNS = 'definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, version, created_at, updated_at';
+const LEDGER_COLUMNS = 'definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, field_hashes, version, created_at, updated_at';
 
 interface LedgerRow {
   definition_id: string;
@@ -21,6 +21,8 @@ interface LedgerRow {
   moved_from: unknown;
   source_read_at: string | null;
   content_in_doubt: boolean | number;
+  /** `FieldHashes` as JSON (PostgreSQL jsonb: parsed by the driver), or null. */
+  field_hashes: unknown;
   /** bigint: drivers hand it back as a string (or a number). */
   version: string | number;
   created_at: Date;
@@ -28,30 +30,30 @@ interface LedgerRow {
 }
 
 /**
- * A batch travels as one JSON parameter of rows `{d, h, l, i, c, s, m, r, q}` (plus `v`, the
+ * A batch travels as one JSON parameter of rows `{d, h, l, i, c, s, m, r, q, f}` (plus `v`, the
  * expected version, for conditional writes), unpacked by the engine and written in one
  * statement (SQL Server: MERGE WITH (HOLDLOCK), without which two MERGEs can both take the
  * insert branch). Every write moves `version` on: it is the entry's etag.
  */
 const WRITE_BATCH: Record<SqlEngine, (s: string) => string> = {
-  postgres: (s) => `INSERT INTO ${s}.ledger AS t (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt)
-       SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m::jsonb, x.r, x.q FROM jsonb_to_recordset(@batch::jsonb) AS x(d text, h text, l text, i text, c text, s text, m text, r text, q boolean)
+  postgres: (s) => `INSERT INTO ${s}.ledger AS t (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, field_hashes)
+       SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m::jsonb, x.r, x.q, x.f::jsonb FROM jsonb_to_recordset(@batch::jsonb) AS x(d text, h text, l text, i text, c text, s text, m text, r text, q boolean, f text)
        ON CONFLICT (definition_id, identity_hash) DO UPDATE SET
          list_id = excluded.list_id, item_id = excluded.item_id, content_hash = excluded.content_hash,
          state = excluded.state, moved_from = excluded.moved_from, source_read_at = excluded.source_read_at,
-         content_in_doubt = excluded.content_in_doubt, version = t.version + 1, updated_at = now()`,
+         content_in_doubt = excluded.content_in_doubt, field_hashes = excluded.field_hashes, version = t.version + 1, updated_at = now()`,
   sqlserver: (s) => `MERGE ${s}.ledger WITH (HOLDLOCK) AS t
-       USING (SELECT d, h, l, i, c, s, m, r, q FROM OPENJSON(@batch) WITH (${SQLSERVER_ROW})) AS x
+       USING (SELECT d, h, l, i, c, s, m, r, q, f FROM OPENJSON(@batch) WITH (${SQLSERVER_ROW})) AS x
        ON t.definition_id = x.d AND t.identity_hash = x.h
        WHEN MATCHED THEN UPDATE SET list_id = x.l, item_id = x.i, content_hash = x.c, state = x.s, moved_from = x.m,
-         source_read_at = x.r, content_in_doubt = x.q, version = t.version + 1, updated_at = SYSUTCDATETIME()
-       WHEN NOT MATCHED THEN INSERT (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt)
-         VALUES (x.d, x.h, x.l, x.i, x.c, x.s, x.m, x.r, x.q);`,
+         source_read_at = x.r, content_in_doubt = x.q, field_hashes = x.f, version = t.version + 1, updated_at = SYSUTCDATETIME()
+       WHEN NOT MATCHED THEN INSERT (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, field_hashes)
+         VALUES (x.d, x.h, x.l, x.i, x.c, x.s, x.m, x.r, x.q, x.f);`,
 };
 
 /** OPENJSON's column list for one batch row. */
 const SQLSERVER_ROW = `d NVARCHAR(128) '$.d', h NVARCHAR(128) '$.h', l NVARCHAR(256) '$.l', i NVARCHAR(128) '$.i',
-                c NVARCHAR(128) '$.c', s NVARCHAR(16) '$.s', m NVARCHAR(MAX) '$.m', r NVARCHAR(40) '$.r', q BIT '$.q', v BIGINT '$.v'`;
+                c NVARCHAR(128) '$.c', s NVARCHAR(16) '$.s', m NVARCHAR(MAX) '$.m', r NVARCHAR(40) '$.r', q BIT '$.q', f NVARCHAR(MAX) '$.f', v BIGINT '$.v'`;
 
 /**
  * Compare-and-set per row: an update only where the stored version is still the expected one,
@@ -60,31 +62,31 @@ const SQLSERVER_ROW = `d NVARCHAR(128) '$.d', h NVARCHAR(128) '$.h', l NVARCHAR(
  */
 const WRITE_IF_MATCH: Record<SqlEngine, (s: string) => string> = {
   postgres: (s) => `WITH x AS (
-         SELECT * FROM jsonb_to_recordset(@batch::jsonb) AS x(d text, h text, l text, i text, c text, s text, m text, r text, q boolean, v bigint)
+         SELECT * FROM jsonb_to_recordset(@batch::jsonb) AS x(d text, h text, l text, i text, c text, s text, m text, r text, q boolean, f text, v bigint)
        ), updated AS (
          UPDATE ${s}.ledger AS t SET list_id = x.l, item_id = x.i, content_hash = x.c, state = x.s, moved_from = x.m::jsonb,
-           source_read_at = x.r, content_in_doubt = x.q, version = t.version + 1, updated_at = now()
+           source_read_at = x.r, content_in_doubt = x.q, field_hashes = x.f::jsonb, version = t.version + 1, updated_at = now()
          FROM x WHERE x.v IS NOT NULL AND t.definition_id = x.d AND t.identity_hash = x.h AND t.version = x.v
          RETURNING t.identity_hash, t.version
        ), inserted AS (
-         INSERT INTO ${s}.ledger (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt)
-         SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m::jsonb, x.r, x.q FROM x WHERE x.v IS NULL
+         INSERT INTO ${s}.ledger (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, field_hashes)
+         SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m::jsonb, x.r, x.q, x.f::jsonb FROM x WHERE x.v IS NULL
          ON CONFLICT (definition_id, identity_hash) DO NOTHING
          RETURNING identity_hash, version
        )
        SELECT identity_hash, version FROM updated UNION ALL SELECT identity_hash, version FROM inserted`,
   sqlserver: (s) => `SET NOCOUNT ON;
        DECLARE @written TABLE (identity_hash NVARCHAR(128), version BIGINT);
-       DECLARE @x TABLE (d NVARCHAR(128), h NVARCHAR(128), l NVARCHAR(256), i NVARCHAR(128), c NVARCHAR(128), s NVARCHAR(16), m NVARCHAR(MAX), r NVARCHAR(40), q BIT, v BIGINT);
-       INSERT INTO @x SELECT d, h, l, i, c, s, m, r, q, v FROM OPENJSON(@batch) WITH (${SQLSERVER_ROW});
+       DECLARE @x TABLE (d NVARCHAR(128), h NVARCHAR(128), l NVARCHAR(256), i NVARCHAR(128), c NVARCHAR(128), s NVARCHAR(16), m NVARCHAR(MAX), r NVARCHAR(40), q BIT, f NVARCHAR(MAX), v BIGINT);
+       INSERT INTO @x SELECT d, h, l, i, c, s, m, r, q, f, v FROM OPENJSON(@batch) WITH (${SQLSERVER_ROW});
        UPDATE t SET list_id = x.l, item_id = x.i, content_hash = x.c, state = x.s, moved_from = x.m,
-           source_read_at = x.r, content_in_doubt = x.q, version = t.version + 1, updated_at = SYSUTCDATETIME()
+           source_read_at = x.r, content_in_doubt = x.q, field_hashes = x.f, version = t.version + 1, updated_at = SYSUTCDATETIME()
          OUTPUT inserted.identity_hash, inserted.version INTO @written
          FROM ${s}.ledger AS t JOIN @x AS x ON t.definition_id = x.d AND t.identity_hash = x.h
          WHERE x.v IS NOT NULL AND t.version = x.v;
-       INSERT INTO ${s}.ledger (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt)
+       INSERT INTO ${s}.ledger (definition_id, identity_hash, list_id, item_id, content_hash, state, moved_from, source_read_at, content_in_doubt, field_hashes)
          OUTPUT inserted.identity_hash, inserted.version INTO @written
-         SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m, x.r, x.q FROM @x AS x
+         SELECT x.d, x.h, x.l, x.i, x.c, x.s, x.m, x.r, x.q, x.f FROM @x AS x
          WHERE x.v IS NULL AND NOT EXISTS (SELECT 1 FROM ${s}.ledger AS t WITH (UPDLOCK, HOLDLOCK) WHERE t.definition_id = x.d AND t.identity_hash = x.h);
        SELECT identity_hash, version FROM @written;`,
 };
@@ -175,6 +177,7 @@ export class SqlLedgerStorage implements LedgerStorage {
       movedFrom: (this.db.json(r.moved_from) as LedgerEntry['movedFrom'] | undefined) ?? null,
       sourceReadAt: r.source_read_at ?? null,
       contentInDoubt: Boolean(r.content_in_doubt),
+      fieldHashes: fieldHashesOrNull(this.db.json(r.field_hashes)),
       createdAt: iso(r.created_at),
       updatedAt: iso(r.updated_at),
       etag: String(r.version),
@@ -194,5 +197,6 @@ function batchRow(e: LedgerEntry) {
     m: e.movedFrom ? JSON.stringify(e.movedFrom) : null,
     r: e.sourceReadAt ?? null,
     q: e.contentInDoubt === true,
+    f: e.fieldHashes ? JSON.stringify(e.fieldHashes) : null,
   };
 }

@@ -109,6 +109,7 @@ export function planLedgerTransactions(definitionId: string, entries: LedgerEntr
     if (e.movedFrom) putJson(entity, 'movedFrom', e.movedFrom);
     if (e.sourceReadAt) entity.sourceReadAt = e.sourceReadAt;
     if (e.contentInDoubt) entity.contentInDoubt = true;
+    if (e.fieldHashes) putJson(entity, 'fieldHashes', e.fieldHashes);
     add(e.identityHash, row ? ['update', entity as TableEntity, 'Replace', { etag: row.etag }] : ['create', entity as TableEntity]);
   }
   for (const [rk, hash] of claiming) {

@@ -1,6 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { LedgerEntry, LedgerState, LedgerWrite } from '../../../core/ports/state';
-import { backoff, chunk, groupBy, mapLimit, stateUnavailable } from '../common';
+import { backoff, chunk, fieldHashesOrNull, groupBy, mapLimit, stateUnavailable } from '../common';
 import type { LedgerStorage } from '../ledger';
 import { decodeKey, encodeKey, getJson, str } from './keys';
 import { FWD, fwdKey, itemHandOvers, MAX_TX_OPS, planLedgerTransactions, revKey, type LedgerRow, type LedgerTx } from './ledger-plan';
@@ -240,6 +240,7 @@ function toLedgerRow(definitionId: string, row: Row): LedgerRow {
     movedFrom: movedFrom ?? null,
     sourceReadAt: str(row, 'sourceReadAt') ?? null,
     contentInDoubt: row.contentInDoubt === true,
+    fieldHashes: fieldHashesOrNull(getJson(row, 'fieldHashes')),
     createdAt: str(row, 'createdAt'),
     updatedAt: str(row, 'updatedAt'),
     etag: row.etag,

@@ -33,6 +33,21 @@ export function ledgerCasContract(ctx: ContractContext): void {
       expect(await read(def, 'a')).toMatchObject({ contentHash: 'newest', contentInDoubt: false });
     });
 
+    it('per-field hashes round-trip through both writes, and a write without them clears them', async () => {
+      const def = `def-${uid()}`;
+      const fieldHashes = { contentHash: 'c1', byField: { Title: '0123456789abcdef', Amount: 'fedcba9876543210' } };
+      await ctx.store.putLedger([entry(def, 'a', 'list-1', '1', { contentHash: 'c1', fieldHashes })]);
+      const stored = await read(def, 'a');
+      expect(stored?.fieldHashes).toEqual(fieldHashes);
+      const next = { contentHash: 'c2', byField: { Title: '1111111111111111', Amount: 'fedcba9876543210' } };
+      await ctx.store.putLedgerIfMatch([{ entry: entry(def, 'a', 'list-1', '1', { contentHash: 'c2', fieldHashes: next }), ifMatch: stored!.etag! }]);
+      expect((await read(def, 'a'))?.fieldHashes).toEqual(next);
+      await ctx.store.putLedger([entry(def, 'a', 'list-1', '1', { contentHash: 'c3' })]);
+      expect((await read(def, 'a'))?.fieldHashes ?? null).toBeNull();
+      await ctx.store.putLedgerIfMatch([{ entry: entry(def, 'b', 'list-1', '2', { fieldHashes }), ifMatch: null }]);
+      expect((await read(def, 'b'))?.fieldHashes).toEqual(fieldHashes);
+    });
+
     it('a plain putLedger moves the version too, and a deleted entry matches no version', async () => {
       const def = `def-${uid()}`;
       await ctx.store.putLedger([entry(def, 'a', 'list-1', '1'), entry(def, 'b', 'list-1', '2')]);
