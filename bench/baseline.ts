@@ -294,6 +294,8 @@ export async function benchBaseline(options: BaselineOptions): Promise<BaselineR
     theirConcurrency: opts.theirConcurrency,
   };
   const errors: Record<string, string> = {};
+  // The stack takes its PostgreSQL from TEST_PG_URL.
+  process.env.TEST_PG_URL = opts.pgUrl;
 
   const turn = async (s: Section, phase: BaselinePhase, rows: number, definitionId: string) => {
     const ours = await measure(s.stack, async () => (await ourRun(s.stack, definitionId)).seconds);
