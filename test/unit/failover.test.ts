@@ -17,11 +17,6 @@ describe('failover cursor policy', () => {
     expect(carryCursor({ cursor: { kind: 'integer', column: 'seq' }, position: row, requested: 'carry', sameDatabase: false })).toEqual({ applied: 'carry', position: row });
   });
 
-  it('a timestamp mark carries without the old primary read time, so the new primary re-reads the whole window', () => {
-    const markWithReadTime: CursorPosition = { at: 'mark', value: '2024-01-01T00:30:00.000000Z', visibleBefore: '2024-01-01T01:00:00.000000Z' };
-    expect(carryCursor({ cursor: { kind: 'timestamp', column: 'u', lookbackSeconds: 60 }, position: markWithReadTime, requested: 'carry', sameDatabase: false })).toEqual({ applied: 'carry', position: { at: 'mark', value: '2024-01-01T00:30:00.000000Z' } });
-  });
-
   it('rescan, a full cursor and a pass still in its NULL rows all start from the beginning', () => {
     expect(carryCursor({ cursor: { kind: 'integer', column: 'seq' }, position: mark, requested: 'rescan', sameDatabase: true })).toEqual({ applied: 'rescan', position: null });
     expect(carryCursor({ cursor: { kind: 'full' }, position: null, requested: 'carry', sameDatabase: true }).applied).toBe('rescan');

@@ -38,7 +38,5 @@ export function carryCursor(input: CursorCarry): CarriedCursor {
   // before it, which covers commits the old primary made visible late. Integer and rowversion
   // values are assigned in order, so their exact keyset position carries as it is.
   if (kind === 'timestamp' && position.at === 'row') return { applied: 'carry', position: { at: 'mark', value: position.value as string } };
-  // The old primary's read time says nothing of what the new one had made visible: the full window again.
-  if (kind === 'timestamp' && position.at === 'mark') return { applied: 'carry', position: { at: 'mark', value: position.value } };
   return { applied: 'carry', position };
 }
