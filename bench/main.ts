@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAzurite, startPostgres, type AzuriteHandle, type PostgresHandle } from '../src/local/services';
+import { benchBaseline, type BaselineResult } from './baseline';
 import { benchGraph, type GraphBenchResult } from './graph';
 import { benchPipeline, type PipelineBenchResult } from './pipeline';
 import { benchScaleOut, type ScaleOutBenchResult } from './scale-out';
@@ -23,8 +24,8 @@ import { benchState } from './state';
  * never filled with a made-up number.
  */
 
-type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut';
-const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut'];
+type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline';
+const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline'];
 
 interface Args {
   only: Part[];
@@ -52,7 +53,7 @@ function parseArgs(argv: string[]): Args {
       args.only = parts as Part[];
     } else if (a === '--out' || a.startsWith('--out=')) args.out = value('--out');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
+      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -199,6 +200,31 @@ function pipelineRows(p: PipelineBenchResult): Row[] {
   return rows;
 }
 
+const BASELINE_TARGETS: Record<string, { wall: number; ruZero?: boolean }> = {
+  initialLoad: { wall: 0.95 },
+  idle: { wall: 0.5, ruZero: true },
+  update: { wall: 0.5 },
+  delete: { wall: Infinity },
+  idle200k: { wall: 0.05, ruZero: true },
+  update200k: { wall: 0.05 },
+};
+
+function baselineRows(b: Omit<BaselineResult, 'errors'>): Row[] {
+  const rows: Row[] = [];
+  for (const [phase, p] of Object.entries(b.phases)) {
+    const target = BASELINE_TARGETS[phase]!;
+    rows.push(
+      { figure: `${phase}: wall ours ÷ theirs`, value: p.wallRatio, target: Number.isFinite(target.wall) ? `≤ ${target.wall}` : undefined, check: Number.isFinite(target.wall) ? atMost(p.wallRatio, target.wall) : undefined },
+      { figure: `${phase}: RU ours ÷ theirs`, value: p.ruRatio, target: target.ruZero ? '0' : '≤ 1', check: p.ruRatio === null ? { pass: !!target.ruZero } : target.ruZero ? { pass: p.ruRatio === 0 } : atMost(p.ruRatio, 1) },
+      { figure: `  wall s ours / theirs`, value: p.ours.wallSeconds, unit: `s / ${p.theirs.wallSeconds} s` },
+      { figure: `  RU ours / theirs`, value: p.ours.ru, unit: `/ ${p.theirs.ru}` },
+      { figure: `  requests ours / theirs`, value: p.ours.requests, unit: `/ ${p.theirs.requests}` },
+      { figure: `  429s ours / theirs`, value: p.ours.throttled, unit: `/ ${p.theirs.throttled}`, target: phase === 'initialLoad' ? '0 ours' : undefined, check: phase === 'initialLoad' ? { pass: p.ours.throttled === 0 } : undefined },
+    );
+  }
+  return rows;
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 interface StateFigures {
@@ -219,7 +245,7 @@ async function main(): Promise<void> {
 
   let azurite: AzuriteHandle | undefined;
   let pg: PostgresHandle | undefined;
-  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut');
+  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline');
   try {
     if (needPg) {
       pg = await startPostgres({ preferUrl: process.env.BENCH_PG_URL });
@@ -292,6 +318,25 @@ async function main(): Promise<void> {
         log(`scaleOut failed: ${errors.scaleOut}`);
       }
       durations.scaleOut = Math.round((Date.now() - t) / 100) / 10;
+    }
+
+    if (args.only.includes('baseline')) {
+      const t = Date.now();
+      log('baseline: the full-compare approach turn by turn with ours…');
+      const b = await benchBaseline({
+        pgUrl: pg!.url,
+        stateStore: args.pipelineState,
+        rows: args.quick ? 2_000 : 20_000,
+        bigRows: args.quick ? 0 : Number(process.env.BENCH_BASELINE_BIG_ROWS ?? 200_000),
+        log,
+      });
+      const { errors: baselineErrors, ...figures } = b;
+      for (const [k, v] of Object.entries(baselineErrors ?? {})) errors[`baseline.${k}`] = v;
+      if (Object.keys(figures.phases).length) {
+        result.baseline = { ...figures.phases, budgetRuPerMinute: figures.budgetRuPerMinute, bigBudgetRuPerMinute: figures.bigBudgetRuPerMinute, latencyMs: figures.latencyMs, latencyJitterMs: figures.latencyJitterMs, theirConcurrency: figures.theirConcurrency };
+        tables.push([`baseline (full compare over fetch vs ours, ${figures.budgetRuPerMinute} RU/min, 200k pair at ${figures.bigBudgetRuPerMinute}; ${figures.latencyMs} + ${figures.latencyJitterMs} ms)`, baselineRows(figures)]);
+      }
+      durations.baseline = Math.round((Date.now() - t) / 100) / 10;
     }
   } finally {
     await azurite?.stop().catch(() => undefined);

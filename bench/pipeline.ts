@@ -164,7 +164,8 @@ function countSourceQueries(stack: Stack): { reset(): void; total(): number; byK
   const cache = new SourcePoolCache();
   let byKind: Record<string, number> = {};
   const onQuery = (e: QueryEvent) => {
-    const kind = /pg_catalog|information_schema/i.test(e.sql) ? 'catalog' : /\bMAX\(/i.test(e.sql) ? 'highWaterMark' : /^\s*SELECT\s+version\(\)/i.test(e.sql) ? 'health' : 'tableRead';
+    // 'clock': the look-back's read time and its comparison with the mark (no table touched)
+    const kind = /pg_catalog|information_schema/i.test(e.sql) ? 'catalog' : /\bMAX\(/i.test(e.sql) ? 'highWaterMark' : /^\s*SELECT\s+version\(\)/i.test(e.sql) ? 'health' : !/\bFROM\b/i.test(e.sql) ? 'clock' : 'tableRead';
     byKind[kind] = (byKind[kind] ?? 0) + 1;
   };
   const services = stack.services;
@@ -196,7 +197,7 @@ async function tableScans(pg: Client, schema: string, table: string): Promise<nu
 }
 
 /** Sends a run and waits until it and everything it fanned out is done (stack.run waits 60 s at most). */
-async function runAndWait(stack: Stack, definitionId: string, mode: 'incremental' | 'full', timeoutMs: number): Promise<RunRecord> {
+export async function runAndWait(stack: Stack, definitionId: string, mode: 'incremental' | 'full', timeoutMs: number): Promise<RunRecord> {
   const message = newRunMessage(definitionId, mode, 'manual', new Date());
   await stack.services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: definitionId }]);
   await stack.waitForQuiet(timeoutMs);
@@ -205,7 +206,7 @@ async function runAndWait(stack: Stack, definitionId: string, mode: 'incremental
   return run;
 }
 
-async function createSourceTable(stack: Stack, rows: number): Promise<string> {
+export async function createSourceTable(stack: Stack, rows: number): Promise<string> {
   const table = `"${stack.schema}".orders`;
   await stack.pg.query(`
     CREATE TABLE ${table} (
@@ -258,7 +259,7 @@ function listCounts(stack: Stack): Record<string, number> {
 type Opts = Required<Omit<PipelineBenchOptions, 'log' | 'parts'>>;
 
 /** A stack whose state store is the one the options name; on PostgreSQL it gets its own schema. */
-async function benchStack(opts: Opts, emulatorBudget: number, settings: Record<string, string>): Promise<{ stack: Stack; stop(): Promise<void> }> {
+export async function benchStack(opts: Pick<Opts, 'pgUrl' | 'stateStore'>, emulatorBudget: number, settings: Record<string, string>): Promise<{ stack: Stack; stop(): Promise<void> }> {
   const stateSchema = `bench_state_${Math.random().toString(36).slice(2, 8)}`;
   const stateSettings: Record<string, string> = opts.stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: opts.pgUrl, STATE_SQL_SCHEMA: stateSchema } : {};
   const stack = await startStack({ emulatorBudget, settings: { ...settings, ...stateSettings } });

@@ -21,7 +21,7 @@ export async function finalizeRun(deps: SyncDeps, msg: FinalizeMessage): Promise
 
   const stored = await state.getDefinition(run.definitionId);
   if (stored) {
-    const position = plan.passDone ? positionAfterRun(plan.cursorKind, plan.start, run.highWater ?? null) : plan.next;
+    const position = plan.passDone ? positionAfterRun(plan.cursorKind, plan.start, run.highWater ?? null, plan.visibleBefore ?? null) : plan.next;
     await state.putCursor({ definitionId: run.definitionId, sourceId: plan.sourceId, position: position ? JSON.stringify(position) : null, mappingVersion: plan.mappingVersion, updatedAt: deps.now().toISOString() });
   }
   const closed = await state.updateRun(run.runId, {

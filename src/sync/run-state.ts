@@ -1,4 +1,4 @@
-import type { CursorPosition } from '../core/ports/source';
+import type { CursorPosition, ExactValue } from '../core/ports/source';
 import type { RunRecord } from '../core/ports/state';
 
 /** What a run remembers between planning and finalizing (stored in `RunRecord.plan`). */
@@ -11,6 +11,8 @@ export interface RunPlanState {
   /** Where the pass stands after this run's reads; null with passDone = read up to the high-water mark. */
   next: CursorPosition | null;
   passDone: boolean;
+  /** `timestamp` cursors: the pass's read time (`SourceDatabase.visibleBefore`), stored with the mark it ends at. */
+  visibleBefore?: ExactValue | null;
   /** Per shard list: what the run does there (also the dry-run plan). */
   byList: Record<string, PlanCounts>;
   sample?: PlannedOpSample[];

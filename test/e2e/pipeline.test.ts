@@ -189,6 +189,31 @@ describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s
     await assertInvariant(stack, 'big', `SELECT * FROM "${stack.schema}".big`);
   });
 
+  it('bulk-loaded rows sharing one old timestamp are read by one pass, then never again', async () => {
+    await stack.pg.query(`CREATE TABLE "${stack.schema}".bulk (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL)`);
+    await stack.pg.query(`INSERT INTO "${stack.schema}".bulk SELECT g, 'row ' || g, now() - interval '1 hour' FROM generate_series(1, 120) g`);
+    await stack.addDefinition({
+      id: 'bulk',
+      table: { schema: stack.schema, name: 'bulk' },
+      title: 'label',
+      fields: [{ source: 'id', target: 'RowNumber' }],
+      cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 60 },
+      sharding: { strategy: 'none', list: 'Bulk' },
+      maxRowsPerRun: 50,
+    });
+    await stack.run('bulk');
+    const passes = await stack.state.listRuns('bulk', { limit: 10 });
+    expect(passes.items.reduce((sum, r) => sum + r.counts.read, 0)).toBe(120);
+
+    const idle = await stack.run('bulk');
+    expect(idle.counts.read).toBe(0);
+    expect((await stack.state.listRuns('bulk', { limit: 10 })).items).toHaveLength(passes.items.length + 1);
+
+    await stack.pg.query(`UPDATE "${stack.schema}".bulk SET label = 'changed', updated_at = now() WHERE id = 7`);
+    const changed = await stack.run('bulk');
+    expect(changed.counts).toMatchObject({ read: 1, updated: 1 });
+  });
+
   it('a breaking schema change stops the run with an error naming the column', async () => {
     await stack.pg.query(`ALTER TABLE "${stack.schema}".big DROP COLUMN label`);
     const run = await stack.run('big');

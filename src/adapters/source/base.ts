@@ -136,6 +136,16 @@ export abstract class SqlSource implements SourceDatabase {
     return textOrNull(rows[0]?.[0]);
   }
 
+  async visibleBefore(table: TableRef, cursor: CursorSpec): Promise<ExactValue | null> {
+    if (cursor.kind !== 'timestamp') return null;
+    const col = columnOf(await this.schemaFor(table, [requireCursorColumn(cursor)]), requireCursorColumn(cursor));
+    checkCursorColumn(this.engine, cursor, col);
+    const params = this.dialect.params();
+    const clock = this.dialect.clockMinusSeconds(params.add(cursor.lookbackSeconds ?? 0, 'int'), col);
+    const rows = await this.run(`SELECT ${this.dialect.exactText(clock, col)}`, params.list, 'reading the source clock');
+    return textOrNull(rows[0]?.[0]);
+  }
+
   async readChanges(req: ChangeReadRequest): Promise<ChangeReadResult> {
     checkLimit(req.limit);
     if (!Array.isArray(req.key) || req.key.length === 0) throw configError(MODULE, 'key_required', 'a change read needs at least one key column');
@@ -177,7 +187,7 @@ export abstract class SqlSource implements SourceDatabase {
     if (after?.at === 'row') {
       afterTuple = [after.value as string, ...after.key];
     } else if (after?.at === 'mark') {
-      where.push(this.startAfterMark(req.cursor, cursorCol, after.value, params));
+      where.push(...(await this.startAfterMark(req.cursor, cursorCol, after, params)));
     }
     const page = await this.page(schema, outCols, [cursorCol, ...keyCols], afterTuple, where, params, remaining);
     rows = rows.concat(page.rows);
@@ -190,15 +200,32 @@ export abstract class SqlSource implements SourceDatabase {
    * Where a run that starts from a settled mark begins. `timestamp` goes back by the look-back
    * window and includes the mark itself (a row committed late with the mark's own timestamp
    * must not be lost; re-reading the rows already seen is harmless). `integer` and `rowversion`
-   * values are assigned in order, so strictly after the mark is exact.
+   * values are assigned in order, so strictly after the mark is exact. A mark's `visibleBefore`
+   * bounds the window: rows stamped earlier were visible to the previous pass, so they were read;
+   * past the mark it leaves nothing to re-read (decided by a scalar query first, so the page
+   * query keeps a plain index range).
    */
-  private startAfterMark(cursor: CursorSpec, col: ColumnInfo, mark: ExactValue, params: Params): string {
+  private async startAfterMark(cursor: CursorSpec, col: ColumnInfo, mark: { value: ExactValue; visibleBefore?: ExactValue }, params: Params): Promise<string[]> {
     const d = this.dialect;
     const quoted = d.quote(col.name);
-    if (cursor.kind !== 'timestamp') return `${quoted} > ${d.fromText(params.add(mark), col)}`;
+    const strictlyAfterMark = () => [`${quoted} > ${d.fromText(params.add(mark.value), col)}`];
+    if (cursor.kind !== 'timestamp') return strictlyAfterMark();
+    const windowFrom: string[] = [];
+    if (mark.visibleBefore !== undefined) {
+      if (await this.isAfter(mark.visibleBefore, mark.value, col)) return strictlyAfterMark();
+      windowFrom.push(`${quoted} >= ${d.fromText(params.add(mark.visibleBefore), col)}`);
+    }
     const lookback = cursor.lookbackSeconds ?? 0;
-    if (lookback === 0) return `${quoted} >= ${d.fromText(params.add(mark), col)}`;
-    return `${quoted} >= ${d.minusSeconds(params.add(mark), params.add(lookback, 'int'), col)}`;
+    if (lookback === 0) return [`${quoted} >= ${d.fromText(params.add(mark.value), col)}`, ...windowFrom];
+    return [`${quoted} >= ${d.minusSeconds(params.add(mark.value), params.add(lookback, 'int'), col)}`, ...windowFrom];
+  }
+
+  /** `a > b` for two exact texts of a temporal column, compared by the server in the column's type. */
+  private async isAfter(a: ExactValue, b: ExactValue, col: ColumnInfo): Promise<boolean> {
+    const params = this.dialect.params();
+    const sql = `SELECT CASE WHEN ${this.dialect.typedValue(params.add(a), col)} > ${this.dialect.typedValue(params.add(b), col)} THEN 1 ELSE 0 END`;
+    const rows = await this.run(sql, params.list, 'comparing the cursor mark with the previous read time');
+    return Number(rows[0]?.[0]) === 1;
   }
 
   /** One keyset page: rows ordered by `keyset`, strictly after `afterTexts` when given. */

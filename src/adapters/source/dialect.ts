@@ -42,6 +42,14 @@ export interface Dialect {
   fromText(placeholder: string, col: ColumnInfo): string;
   /** `value - seconds` for a temporal cursor column (look-back window). */
   minusSeconds(valuePlaceholder: string, secondsPlaceholder: string, col: ColumnInfo): string;
+  /**
+   * The server's clock minus `seconds`, as a value of the temporal column's type. A column
+   * without a zone may hold local or UTC wall time: the earlier of the two is taken, which can
+   * only widen the re-read window, never skip a row.
+   */
+  clockMinusSeconds(secondsPlaceholder: string, col: ColumnInfo): string;
+  /** A text parameter as a typed value of the column's type, outside a comparison with the column. */
+  typedValue(placeholder: string, col: ColumnInfo): string;
   /** Lexicographic `(cols) > (values)`: the keyset predicate. */
   tupleAfter(cols: string[], values: string[]): string;
   /** `(cols) IN ((v..), (v..))` for composite keys. */

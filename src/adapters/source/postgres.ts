@@ -31,6 +31,19 @@ export function quotePg(identifier: string): string {
 /** Casts for the look-back arithmetic; fixed strings chosen by type, never from input. */
 const TEMPORAL_CAST: Partial<Record<ColumnDataType, string>> = { timestamp: 'timestamp', timestamptz: 'timestamptz', date: 'date' };
 
+function temporalCast(col: ColumnInfo): string {
+  const cast = TEMPORAL_CAST[col.dataType];
+  if (!cast) throw configError(MODULE, 'cursor_column_type', `column "${col.name}" is not temporal`);
+  return cast;
+}
+
+/** now() is the transaction's start: never later than the read that follows it. Zone-less types take the earlier of local and UTC wall time. */
+const PG_CLOCK: Record<string, string> = {
+  timestamptz: 'now()',
+  timestamp: `LEAST(LOCALTIMESTAMP, now() AT TIME ZONE 'UTC')`,
+  date: `LEAST(LOCALTIMESTAMP, now() AT TIME ZONE 'UTC')`,
+};
+
 const PG_EXACT_FORMAT: Partial<Record<ColumnDataType, (expr: string) => string>> = {
   timestamptz: (e) => `to_char((${e}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
   timestamp: (e) => `to_char(${e}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`,
@@ -54,10 +67,15 @@ export const postgresDialect: Dialect = {
   // an untyped parameter compared with a column takes the column's type (and collation), so text round-trips exactly
   fromText: (placeholder) => placeholder,
   minusSeconds: (value, seconds, col) => {
-    const cast = TEMPORAL_CAST[col.dataType];
-    if (!cast) throw configError(MODULE, 'cursor_column_type', `column "${col.name}" is not temporal`);
+    const cast = temporalCast(col);
     return `(${value}::${cast} - ${seconds}::integer * interval '1 second')`;
   },
+  clockMinusSeconds: (seconds, col) => {
+    const cast = temporalCast(col);
+    const clock = PG_CLOCK[cast];
+    return `((${clock}) - ${seconds}::integer * interval '1 second')::${cast}`;
+  },
+  typedValue: (placeholder, col) => `${placeholder}::${temporalCast(col)}`,
   tupleAfter: (cols, values) => `(${cols.join(', ')}) > (${values.join(', ')})`,
   tupleIn: (cols, rows) =>
     cols.length === 1 ? `${cols[0]} IN (${rows.map((r) => r[0]).join(', ')})` : `(${cols.join(', ')}) IN (${rows.map((r) => `(${r.join(', ')})`).join(', ')})`,

@@ -108,6 +108,12 @@ export const sqlServerDialect: Dialect = {
     const base = col.dataType === 'date' ? `CONVERT(datetime2(7), ${value}, 126)` : sqlServerDialect.fromText(value, col);
     return `DATEADD(second, -${seconds}, ${base})`;
   },
+  clockMinusSeconds: (seconds, col) => {
+    const clock = col.dataType === 'timestamptz' ? 'SYSDATETIMEOFFSET()' : 'IIF(SYSDATETIME() < SYSUTCDATETIME(), SYSDATETIME(), SYSUTCDATETIME())';
+    // a minute's margin: CONVERT to smalldatetime rounds to the nearest minute, possibly upwards
+    return `CONVERT(${convertTarget(col)}, DATEADD(minute, -1, DATEADD(second, -${seconds}, ${clock})))`;
+  },
+  typedValue: (placeholder, col) => sqlServerDialect.fromText(placeholder, col),
   tupleAfter: (cols, values) =>
     cols.length === 1
       ? `${cols[0]} > ${values[0]}`

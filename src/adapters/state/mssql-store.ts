@@ -36,6 +36,8 @@ export interface SqlServerStateStoreOptions {
   schema?: string;
   poolMax?: number;
   migrations?: SqlMigration[];
+  /** Ledger rows this store writes or removes between two `UPDATE STATISTICS` of the ledger (default 10,000). */
+  statisticsRefreshRows?: number;
 }
 
 /** 2627: PRIMARY KEY/UNIQUE constraint; 2601: unique index. */
@@ -206,7 +208,7 @@ export class SqlServerStateStore extends SqlStateStore {
   constructor(options: SqlServerStateStoreOptions) {
     const schema = stateSchema(options.schema);
     const executor = options.executor ?? SqlServerStateStore.openPool(options);
-    super(new SqlDb(sqlServerDriver(executor, `[${schema}]`)), schema, options.migrations ?? SQLSERVER_MIGRATIONS);
+    super(new SqlDb(sqlServerDriver(executor, `[${schema}]`)), schema, options.migrations ?? SQLSERVER_MIGRATIONS, options.statisticsRefreshRows);
     this.executor = executor;
   }
 

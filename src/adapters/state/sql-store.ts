@@ -22,6 +22,8 @@ export interface PostgresStateStoreOptions {
   /** Connections this store may open (PGlite multiplexes one, so keep it modest there). */
   poolMax?: number;
   migrations?: SqlMigration[];
+  /** Ledger rows this store writes or removes between two `ANALYZE`s of the ledger (default 10,000). */
+  statisticsRefreshRows?: number;
 }
 
 /** Deadlocks and serialisation failures roll the statement back, so a retry is safe. */
@@ -113,7 +115,7 @@ export class PostgresStateStore extends SqlStateStore {
   constructor(options: PostgresStateStoreOptions) {
     const schema = stateSchema(options.schema);
     const pool = options.pool ?? PostgresStateStore.openPool(options);
-    super(new SqlDb(postgresDriver(pool, `"${schema}"`)), schema, options.migrations ?? POSTGRES_MIGRATIONS);
+    super(new SqlDb(postgresDriver(pool, `"${schema}"`)), schema, options.migrations ?? POSTGRES_MIGRATIONS, options.statisticsRefreshRows);
     this.pool = pool;
     this.ownsPool = options.pool === undefined;
   }

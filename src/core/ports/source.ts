@@ -122,11 +122,15 @@ export type ExactValue = string;
  *   `value` is null for `full` (keyset on the key only).
  * - `nulls`: mid-way through the rows whose cursor column is NULL (first pass only, see
  *   `readChanges`); continue strictly after `key`.
+ * - `visibleBefore` (`timestamp` only): from `visibleBefore()` when the pass started. Every row
+ *   stamped before it was already visible then, so the pass read it: the next run's look-back
+ *   starts no earlier (DESIGN §5), and not at all when it lies past the mark. Absent (older
+ *   cursors, a cursor carried to another server): the full look-back window.
  */
 export type CursorPosition =
-  | { at: 'mark'; value: ExactValue }
-  | { at: 'row'; value: ExactValue | null; key: ExactValue[] }
-  | { at: 'nulls'; key: ExactValue[] };
+  | { at: 'mark'; value: ExactValue; visibleBefore?: ExactValue }
+  | { at: 'row'; value: ExactValue | null; key: ExactValue[]; visibleBefore?: ExactValue }
+  | { at: 'nulls'; key: ExactValue[]; visibleBefore?: ExactValue };
 
 export interface ChangeReadRequest {
   table: TableRef;
@@ -146,8 +150,8 @@ export interface ChangeReadRequest {
 /**
  * How a run uses it: page with `after = next` until `next` is null. If the run stops early
  * (maxRowsPerRun), store the last non-null `next`: the continuation resumes exactly there. If
- * it reached null, store `positionAfterRun(kind, previous, highWater)` once every write of the
- * run is settled.
+ * it reached null, store `positionAfterRun(kind, previous, highWater, visibleBefore)` once every
+ * write of the run is settled.
  */
 export interface ChangeReadResult {
   rows: Row[];
@@ -193,7 +197,9 @@ export interface SourceProbe extends SourceHealth, ReplicationStatus {
  * high-water mark fixed at the run's start, so rows written during a run wait for the next):
  * - `timestamp`: keyset on (column, ...key). A run starting from a `mark` re-reads from
  *   `mark - lookbackSeconds` (inclusive), so a row committed late with an older timestamp inside
- *   the window is still seen; re-reads cost nothing downstream (content hash).
+ *   the window is still seen; re-reads cost nothing downstream (content hash). A mark with
+ *   `visibleBefore` narrows that to rows stamped from `visibleBefore` on, and to rows strictly
+ *   after the mark when `visibleBefore` lies past it (a steady state re-reads nothing).
  * - `integer`: keyset on (column, ...key), strictly after the mark. Assumes values become
  *   visible in order (insert-only tables); no look-back.
  * - `rowversion` (SQL Server): `column > mark AND column <= highWater`, where the high-water
@@ -215,6 +221,12 @@ export interface SourceDatabase {
 
   /** Upper bound for this run: max(column); rowversion: MIN_ACTIVE_ROWVERSION() - 1; full: null. */
   highWaterMark(table: TableRef, cursor: CursorSpec): Promise<ExactValue | null>;
+  /**
+   * `timestamp` only (else null): the source's clock minus the look-back, in the cursor column's
+   * type. A row stamped before it is visible now (a writer commits within the look-back of its
+   * stamp). Read it before `highWaterMark`; see `CursorPosition.visibleBefore`.
+   */
+  visibleBefore(table: TableRef, cursor: CursorSpec): Promise<ExactValue | null>;
   readChanges(request: ChangeReadRequest): Promise<ChangeReadResult>;
   /** Re-reads the rows with these key values (failure-list retries); missing rows are absent from the result. */
   readByKeys(table: TableRef, columns: string[], key: string[], keyValues: unknown[][]): Promise<Row[]>;
@@ -236,10 +248,10 @@ export interface SourceDatabase {
  * the run had none (empty table, or only NULL cursor values) the previous position stands.
  * `full` runs always start again from the beginning.
  */
-export function positionAfterRun(kind: CursorKind, previous: CursorPosition | null, highWater: ExactValue | null): CursorPosition | null {
+export function positionAfterRun(kind: CursorKind, previous: CursorPosition | null, highWater: ExactValue | null, visibleBefore: ExactValue | null = null): CursorPosition | null {
   if (kind === 'full') return null;
   if (highWater === null) return previous;
-  return { at: 'mark', value: highWater };
+  return visibleBefore === null ? { at: 'mark', value: highWater } : { at: 'mark', value: highWater, visibleBefore };
 }
 
 /** The key a definition uses when it names none: the primary key, else the first unique constraint whose columns are all NOT NULL. */

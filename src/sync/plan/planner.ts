@@ -1,5 +1,6 @@
 import type { FinalizeMessage, RunMessage } from '../../core/messages';
-import type { ExactValue } from '../../core/ports/source';
+import type { SyncDefinition } from '../../core/definitions';
+import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
@@ -39,6 +40,8 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
 
   const cursor = await state.getCursor(def.id, stored.activeSourceId);
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
+  // Read before the high-water mark: every row stamped before it is then at most that mark.
+  const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
   const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
@@ -72,9 +75,16 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     await fanOut.flush(plan);
   }
 
-  const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next: progress.next, passDone: progress.passDone, byList: plan.byList, sample: plan.sample, reconciled };
+  const next = progress.next && visibleBefore !== null ? { ...progress.next, visibleBefore } : progress.next;
+  const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled };
   if (dryRun) return closeDryRun(deps, stored, msg, plan, fanOut.failed, planNow, highWater);
   return startWriting(deps, stored, msg, planNow, highWater);
+}
+
+/** A pass's read time is taken when it starts and carried by its continuations (see `CursorPosition.visibleBefore`). */
+async function passVisibleBefore(source: Pick<SourceDatabase, 'visibleBefore'>, def: SyncDefinition, start: CursorPosition | null): Promise<ExactValue | null> {
+  if (start?.at === 'row' || start?.at === 'nulls') return start.visibleBefore ?? null;
+  return source.visibleBefore(def.table, def.cursor);
 }
 
 async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, failed: number, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {

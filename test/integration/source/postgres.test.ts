@@ -312,6 +312,52 @@ describe('PostgreSQL source: change reads', () => {
     }
   });
 
+  it('a bulk-loaded table whose rows share one timestamp is not re-read once the read time is past the window', async () => {
+    // 30 rows stamped an hour ago, as a bulk load leaves them; a look-back of two minutes
+    for (let i = 0; i < 30; i++) await exec(`INSERT INTO ${S}."Events" VALUES ('bulk', $1, now() - interval '1 hour', 'loaded')`, [i]);
+    const cursor = { kind: 'timestamp' as const, column: 'updated_at', lookbackSeconds: 120 };
+    const visibleBefore1 = await db.visibleBefore(events, cursor);
+    const hw1 = await db.highWaterMark(events, cursor);
+    expect(await readPass({ ...base, cursor, highWater: hw1 }, 7)).toHaveLength(30);
+    const mark = JSON.parse(JSON.stringify(positionAfterRun('timestamp', null, hw1, visibleBefore1))) as CursorPosition;
+
+    // the next run: nothing changed, nothing read
+    const hw2 = await db.highWaterMark(events, cursor);
+    expect(await readPass({ ...base, cursor, highWater: hw2 }, 7, mark)).toHaveLength(0);
+
+    // a new row is read, and only it
+    await exec(`INSERT INTO ${S}."Events" VALUES ('bulk', 100, now(), 'new')`);
+    const hw3 = await db.highWaterMark(events, cursor);
+    expect((await readPass({ ...base, cursor, highWater: hw3 }, 7, mark)).map((r) => r['id'])).toEqual([100]);
+  });
+
+  it('a row committed late inside the window of the previous read time is still read', async () => {
+    // rows stamped 30 s ago: the look-back (120 s) reaches past them, so the next run re-reads from the read time on
+    for (let i = 0; i < 3; i++) await exec(`INSERT INTO ${S}."Events" VALUES ('recent', $1, now() - interval '30 seconds', 'x')`, [i]);
+    const cursor = { kind: 'timestamp' as const, column: 'updated_at', lookbackSeconds: 120 };
+    const late = new pg.Client({ connectionString: url.toString() });
+    await late.connect();
+    const lateRow = `INSERT INTO ${S}."Events" VALUES ('recent', 99, now() - interval '40 seconds', 'late')`;
+    try {
+      if (!isPglite) {
+        await late.query('BEGIN');
+        await late.query(lateRow);
+      }
+      const visibleBefore1 = await db.visibleBefore(events, cursor);
+      const hw1 = await db.highWaterMark(events, cursor);
+      expect((await readPass({ ...base, cursor, highWater: hw1 }, 2)).map((r) => r['id'])).toEqual([0, 1, 2]);
+      const mark = positionAfterRun('timestamp', null, hw1, visibleBefore1);
+      if (isPglite) await late.query(lateRow);
+      else await late.query('COMMIT');
+
+      const hw2 = await db.highWaterMark(events, cursor);
+      const ids = (await readPass({ ...base, cursor, highWater: hw2 }, 2, mark)).map((r) => r['id']);
+      expect(ids).toContain(99);
+    } finally {
+      await late.end();
+    }
+  });
+
   it('a run that stops part-way continues from its position without re-reading or skipping', async () => {
     for (let i = 0; i < 10; i++) await exec(`INSERT INTO ${S}."Events" VALUES ('t', $1, '2024-06-01 00:00:00+00', 'same instant')`, [i]);
     const cursor = { kind: 'timestamp' as const, column: 'updated_at', lookbackSeconds: 3600 };

@@ -99,6 +99,19 @@ describe('SQL Server state store: statement shape (no server needed)', () => {
     await expect(new SqlServerStateStore({ executor: newer, schema: 'st' }).init()).rejects.toMatchObject({ code: 'state_schema_newer' });
   });
 
+  it('the ledger statistics are updated once the store has written or removed enough ledger rows since the last update', async () => {
+    const db = new RecordingExecutor();
+    const store = new SqlServerStateStore({ executor: db, schema: 'st', statisticsRefreshRows: 3 });
+    const e = (h: string) => ({ definitionId: 'd', identityHash: h, listId: 'l', itemId: h, contentHash: 'c', state: 'synced' as const });
+    const refreshes = () => db.calls.filter((c) => c.text === 'UPDATE STATISTICS [st].ledger').length;
+    await store.putLedger([e('a'), e('b')]);
+    expect(refreshes()).toBe(0);
+    await store.deleteLedger('d', ['a']);
+    expect(refreshes()).toBe(1);
+    await store.putLedger([e('c'), e('d')]);
+    expect(refreshes()).toBe(1);
+  });
+
   it('a ledger batch is one MERGE WITH (HOLDLOCK) whose rows travel as one JSON parameter, sorted, the later duplicate winning', async () => {
     const db = new RecordingExecutor();
     const e = (h: string, item: string | null) => ({ definitionId: 'd', identityHash: h, listId: 'l', itemId: item, contentHash: `c${item}`, state: 'synced' as const });

@@ -56,6 +56,25 @@ describe('PostgreSQL specifics', () => {
     await store.close();
   });
 
+  it('the ledger statistics are refreshed once a store has written enough ledger rows since the last refresh', async () => {
+    const schemaE = `${schema}_a`;
+    const store = new PostgresStateStore({ url, schema: schemaE, poolMax: 1, statisticsRefreshRows: 50 });
+    const entries = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ definitionId: 'd', identityHash: `h${from + i}`, listId: 'l', itemId: String(from + i), contentHash: 'c', state: 'synced' as const }));
+    // reltuples is -1 until the table is first analysed; ANALYZE sets it transactionally (no stats-collector lag)
+    const tuples = async () => Number((await client.query(`SELECT reltuples FROM pg_class WHERE oid = '"${schemaE}".ledger'::regclass`)).rows[0].reltuples);
+    try {
+      await store.init();
+      await store.putLedger(entries(0, 40));
+      expect(await tuples()).toBe(-1);
+      await store.putLedger(entries(40, 20));
+      expect(await tuples()).toBe(60);
+    } finally {
+      await store.dropSchema();
+      await store.close();
+    }
+  });
+
   it('migration 3 carries reconcile counts kept as reconcile~ schedule slots over to their own table', async () => {
     const schemaC = `${schema}_r`;
     const before = new PostgresStateStore({ url, schema: schemaC, poolMax: 1, migrations: POSTGRES_MIGRATIONS.filter((m) => m.version < 3) });

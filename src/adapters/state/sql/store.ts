@@ -17,15 +17,17 @@ export abstract class SqlStateStore extends ComposedStateStore {
   /**
    * @param schemaName the state schema, unquoted (the dialect holds it quoted)
    * @param migrations the engine's migrations, applied by `init`
+   * @param statisticsRefreshRows ledger rows changed by this process between two refreshes of its statistics
    */
   protected constructor(
     protected readonly db: SqlDb,
     protected readonly schemaName: string,
     protected readonly migrations: SqlMigration[],
+    statisticsRefreshRows?: number,
   ) {
     super({
       config: new SqlConfigStorage(db),
-      ledger: new SqlLedgerStorage(db),
+      ledger: new SqlLedgerStorage(db, statisticsRefreshRows),
       cursors: new SqlCursors(db),
       runs: new SqlRunStorage(db),
       failures: new SqlFailureStorage(db),
