@@ -57,6 +57,13 @@ export async function recordWrites(ledger: Pick<LedgerStore, 'getLedger' | 'putL
         if (mine.itemId) strays.push(mine);
         continue;
       }
+      // Theirs is a create still in flight (`pending`, no item yet) in our list: SyncKey is unique
+      // there, so our item is the one it will adopt. Record it, or a writer that never finishes
+      // (or itself loses to us) leaves an item no ledger entry names.
+      if (theirs.itemId === null && mine.itemId) {
+        round.push({ entry: { ...theirs, itemId: mine.itemId, state: 'synced', contentInDoubt: true, updatedAt: now() }, ifMatch: theirs.etag ?? null });
+        continue;
+      }
       if (sameOutcome(theirs, mine) || theirs.contentInDoubt) continue;
       round.push({ entry: { ...theirs, contentInDoubt: true, updatedAt: now() }, ifMatch: theirs.etag ?? null });
     }

@@ -123,7 +123,7 @@ describe('no duplicate item survives a half-done create or move (local host stac
 describe('overlapping batches for one row (local host stack)', () => {
   let n = 0;
 
-  async function scenario() {
+  async function scenario(deletes: 'reconcile' | 'none' = 'none') {
     const k = ++n;
     const id = `race${k}`;
     const table = `"${stack.schema}".race_${k}`;
@@ -136,6 +136,7 @@ describe('overlapping batches for one row (local host stack)', () => {
       fields: [{ source: 'qty' }],
       cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 2 },
       sharding: { strategy: 'none', list: `Race ${k}` },
+      deletes: deletes === 'reconcile' ? { mode: 'reconcile', everyRuns: 1 } : { mode: 'none' },
     });
     expect((await stack.run(id)).status).toBe('succeeded');
     const stored = (await stack.state.getDefinition(id))!;
@@ -150,7 +151,13 @@ describe('overlapping batches for one row (local host stack)', () => {
       const entry = (await stack.state.getLedger(id, [row.identity])).get(row.identity)!;
       return { definitionId: id, runId, batchId: `${runId}:w0`, siteId: stack.siteId, listId, ops: [{ identityHash: row.identity, kind: 'update', itemId: entry.itemId!, fields: row.fields, contentHash: row.contentHash, key: row.key }] };
     }
-    return { id, table, item, batchOf };
+    /** A running run started at `startedAt`, with one write batch creating row `key` (already in the table). */
+    async function createBatchOf(runId: string, startedAt: string, key: number): Promise<WriteBatchMessage> {
+      await stack.state.createRun({ runId, definitionId: id, mode: 'incremental', trigger: 'manual', status: 'running', startedAt, counts: emptyRunCounts(), batchesExpected: 1, batchesSettled: 0 });
+      const row = mapRow({ id: key, name: `Row ${key}`, qty: key }, mapping);
+      return { definitionId: id, runId, batchId: `${runId}:w0`, siteId: stack.siteId, listId, ops: [{ identityHash: row.identity, kind: 'create', fields: row.fields, contentHash: row.contentHash, key: row.key }] };
+    }
+    return { id, table, item, batchOf, createBatchOf };
   }
 
   // Both runs start after the scenario's first run, the older one first.
@@ -190,6 +197,41 @@ describe('overlapping batches for one row (local host stack)', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     await stack.run(s.id);
     expect(s.item().fields.qty).toBe(3);
+    await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
+
+  it('two deliveries of one create whose ledger writes interleave leave the ledger pointing at the item (chaos seed 7009)', async () => {
+    const s = await scenario('reconcile');
+    await stack.pg.query(`INSERT INTO ${s.table} (id, name, qty) VALUES (2, 'Row 2', 2)`);
+    const msg = await s.createBatchOf(`${s.id}-dup`, earlier(), 2);
+    const stallAfterPending = () => {
+      let resume!: () => void;
+      const stalled = new Promise<void>((resolve) => (resume = resolve));
+      let reached!: () => void;
+      const reachedPending = new Promise<void>((resolve) => (reached = resolve));
+      const faultPoint = async (p: string) => (p === 'write:after-pending' ? (reached(), stalled) : undefined);
+      return { faultPoint, resume, reachedPending };
+    };
+    // Delivery A writes `pending` and stalls; delivery B (the duplicate) reads A's entry and writes `pending` over it, then stalls.
+    const a = stallAfterPending();
+    const first = handleWriteBatch({ ...stack.deps, faultPoint: a.faultPoint }, msg);
+    await a.reachedPending;
+    const b = stallAfterPending();
+    const second = handleWriteBatch({ ...stack.deps, faultPoint: b.faultPoint }, msg);
+    await b.reachedPending;
+    // A creates the item, and its `synced` write loses to B's `pending`; then B adopts the item, and its write loses to A's.
+    a.resume();
+    await first;
+    b.resume();
+    await second;
+    const rowTwo = stack.items().filter((i) => i.fields.Title === 'Row 2' && i.list === s.item().list);
+    expect(rowTwo).toHaveLength(1);
+    const entry = (await stack.state.getLedger(s.id, [msg.ops[0]!.identityHash])).get(msg.ops[0]!.identityHash);
+    expect(entry).toMatchObject({ itemId: rowTwo[0]!.id, state: 'synced' });
+    // Once the row is gone, reconcile finds the entry and deletes its item: no orphan is left.
+    await stack.pg.query(`DELETE FROM ${s.table} WHERE id = 2`);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await stack.run(s.id)).status).toBe('succeeded');
     await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
   }, 60_000);
 });
