@@ -96,7 +96,7 @@ describe(`manual failover (${servers})`, () => {
     expect(await runOf(event.runId)).toMatchObject({ status: 'succeeded', counts: { read: 0, created: 0 } });
     await cluster.write(`INSERT INTO public.events_int VALUES (31, 'row 31', 31, 31), (32, 'row 32', 32, 32)`);
     const next = await stack.run('int-carry');
-    expect(next).toMatchObject({ sourceId: 'db-b', counts: { read: 2, created: 2, updated: 0 } });
+    expect(next).toMatchObject({ status: 'succeeded', sourceId: 'db-b', counts: { read: 2, created: 2, updated: 0 } });
     await assertInvariant(stack, 'int-carry', 'SELECT * FROM public.events_int', standby);
   });
 

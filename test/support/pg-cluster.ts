@@ -95,7 +95,9 @@ async function startStreamingCluster(): Promise<PgCluster> {
     async write(sql) {
       const lsn = await withClient(primaryUrl, async (c) => {
         await c.query(sql);
-        return (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string;
+        // The insert position, not the write position: with synchronous_commit off the commit record
+        // may still sit in the WAL buffers, behind pg_current_wal_lsn().
+        return (await c.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
       });
       // Streaming is asynchronous: wait until the standby has replayed what was just committed.
       await withClient(standbyUrl, async (c) => {

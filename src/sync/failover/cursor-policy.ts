@@ -37,6 +37,8 @@ export function carryCursor(input: CursorCarry): CarriedCursor {
   // A timestamp mid-pass position becomes a mark: the next run then re-reads the look-back window
   // before it, which covers commits the old primary made visible late. Integer and rowversion
   // values are assigned in order, so their exact keyset position carries as it is.
-  if (kind === 'timestamp' && position.at === 'row') return { applied: 'carry', position: { at: 'mark', value: position.value as string } };
+  // A stored pass read time (`visibleBefore`) is dropped too: it speaks of what the old primary had
+  // made visible, and a standby may have shown rows later, so the new primary's look-back is read whole.
+  if (kind === 'timestamp' && (position.at === 'row' || position.at === 'mark')) return { applied: 'carry', position: { at: 'mark', value: position.value as string } };
   return { applied: 'carry', position };
 }
