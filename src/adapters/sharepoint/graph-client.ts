@@ -9,6 +9,7 @@ import {
   type GraphFailure,
 } from './graph-errors';
 import { signalFromHeaders, type TenantLimiter } from './limiter';
+import { recordSpend } from '../../core/spend-meter';
 
 /**
  * The Graph client as this adapter uses it, and the two ways it sends: one request with
@@ -203,6 +204,7 @@ export class GraphTransport {
    */
   private async attempt(call: GraphCall): Promise<{ ok: true; body: unknown } | { ok: false; failure: GraphFailure }> {
     const permit = await this.limiter.acquire(call.ru);
+    recordSpend(call.ru);
     const tag = new RequestTag();
     try {
       const request = this.client
