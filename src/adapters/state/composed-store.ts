@@ -16,8 +16,11 @@ import type {
   MoveRecord,
   MoveStore,
   Page,
+  PlannedOpKind,
   ProgressCounter,
   PutConfigOptions,
+  RunPlanPage,
+  RunPlanStore,
   RunRecord,
   RunStore,
   SourceHealthRecord,
@@ -34,6 +37,7 @@ import { Failures, type FailureStorage } from './failures';
 import { Leases, type LeaseStorage } from './leases';
 import { Ledger, type LedgerStorage } from './ledger';
 import { Moves, type MoveStorage } from './moves';
+import { RunPlans, type RunPlanStorage } from './run-plans';
 import { Runs, type RunPatch, type RunStorage } from './runs';
 import { ScheduleBook, type ScheduleCells } from './schedule';
 
@@ -43,6 +47,7 @@ export interface BackendStorage {
   ledger: LedgerStorage;
   cursors: CursorStore;
   runs: RunStorage;
+  runPlans: RunPlanStorage;
   failures: FailureStorage;
   moves: MoveStorage;
   leases: LeaseStorage;
@@ -62,6 +67,7 @@ export abstract class ComposedStateStore implements StateStore {
   private readonly ledger: LedgerStore;
   private readonly cursors: CursorStore;
   private readonly runs: RunStore;
+  private readonly runPlans: RunPlanStore;
   private readonly failures: FailureStore;
   private readonly moves: MoveStore;
   private readonly leases: LeaseStore;
@@ -74,6 +80,7 @@ export abstract class ComposedStateStore implements StateStore {
     this.ledger = new Ledger(storage.ledger);
     this.cursors = storage.cursors;
     this.runs = new Runs(storage.runs);
+    this.runPlans = new RunPlans(storage.runPlans);
     this.failures = new Failures(storage.failures);
     this.moves = new Moves(storage.moves);
     this.leases = new Leases(storage.leases);
@@ -169,6 +176,16 @@ export abstract class ComposedStateStore implements StateStore {
   }
   listRuns(definitionId: string, opts?: { limit?: number; next?: string }): Promise<Page<RunRecord>> {
     return this.runs.listRuns(definitionId, opts);
+  }
+
+  putRunPlanPage(page: RunPlanPage) {
+    return this.runPlans.putRunPlanPage(page);
+  }
+  getRunPlanPage(runId: string, list: string, op: PlannedOpKind, page: number) {
+    return this.runPlans.getRunPlanPage(runId, list, op, page);
+  }
+  deleteRunPlan(runId: string) {
+    return this.runPlans.deleteRunPlan(runId);
   }
 
   putFailure(failure: FailureRecord) {

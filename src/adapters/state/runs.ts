@@ -9,7 +9,7 @@ import { invalidInput, isoOrThrow, MODULE, pageRequest, stateConflict, storedErr
  */
 
 export const COUNT_KEYS = ['read', 'created', 'updated', 'unchanged', 'moved', 'deleted', 'failed'] as const satisfies ReadonlyArray<keyof RunCounts>;
-export const PROGRESS_COUNTERS = [...COUNT_KEYS, 'batchesExpected', 'batchesSettled'] as const satisfies ReadonlyArray<ProgressCounter>;
+export const PROGRESS_COUNTERS = [...COUNT_KEYS, 'batchesExpected', 'batchesSettled', 'ruSpent'] as const satisfies ReadonlyArray<ProgressCounter>;
 
 export type RunPatch = Partial<Omit<RunRecord, 'runId' | 'definitionId'>>;
 /** Checked deltas: known counters, whole numbers, none zero. */
@@ -45,12 +45,14 @@ function checkDeltas(deltas: Partial<Record<ProgressCounter, number>>): CounterD
 export function applyDeltas(run: RunRecord, deltas: CounterDeltas): RunRecord {
   const counts = { ...run.counts };
   let { batchesExpected, batchesSettled } = run;
+  let ruSpent = run.ruSpent ?? 0;
   for (const [name, value] of deltas) {
     if (name === 'batchesExpected') batchesExpected += value;
     else if (name === 'batchesSettled') batchesSettled += value;
+    else if (name === 'ruSpent') ruSpent += value;
     else counts[name] += value;
   }
-  return { ...run, counts, batchesExpected, batchesSettled };
+  return { ...run, counts, batchesExpected, batchesSettled, ruSpent };
 }
 
 /** The delta for every counter, zero where none is asked: for statements that add to each column. */

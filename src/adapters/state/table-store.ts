@@ -8,6 +8,7 @@ import { TableFailureStorage } from './table/failures';
 import { TableLeaseStorage } from './table/leases';
 import { TableLedgerStorage } from './table/ledger';
 import { TableMoveStorage } from './table/moves';
+import { TableRunPlanStorage } from './table/run-plans';
 import { TableRunStorage } from './table/runs';
 import { carryOverLegacyReconcilePasses, tableDriftSlots, tableReconcilePasses, tableSlots, tableWatchTokens } from './table/schedule';
 import { fail, isStatus, StateTables, TABLES, type TableConnection } from './table/tables';
@@ -41,6 +42,7 @@ export class TableStateStore extends ComposedStateStore {
       ledger: new TableLedgerStorage(tables),
       cursors: new TableCursors(tables),
       runs: new TableRunStorage(tables),
+      runPlans: new TableRunPlanStorage(tables),
       failures: new TableFailureStorage(tables),
       moves: new TableMoveStorage(tables),
       leases: new TableLeaseStorage(tables),

@@ -144,6 +144,8 @@ export interface RunRecord {
   waitingReason?: string | null;
   /** Last time a batch settled or planning advanced (the reaper's measure of a stalled run). */
   progressAt?: string | null;
+  /** SharePoint resource units the run's Graph requests cost (planning, writes, moves; throttled attempts too). Stores read it back as 0 when never counted. */
+  ruSpent?: number;
 }
 
 export interface FailureRecord {
@@ -203,7 +205,22 @@ export interface FailurePageOptions {
   next?: string;
 }
 
-export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected';
+export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected' | 'ruSpent';
+
+export type PlannedOpKind = 'create' | 'update' | 'move' | 'delete';
+
+/**
+ * One stored page of a dry run's plan: the planned ops of one (shard list, operation), pages
+ * numbered from 0. The run record's plan says how many pages each (list, op) has.
+ */
+export interface RunPlanPage {
+  runId: string;
+  /** The shard list's display name (a list a dry run would provision has no id yet). */
+  list: string;
+  op: PlannedOpKind;
+  page: number;
+  items: unknown[];
+}
 
 /** How a configuration record is saved: `mustNotExist` creates (refusing an existing id), `ifMatch` replaces only that version. */
 export interface PutConfigOptions {
@@ -408,8 +425,19 @@ export interface FailoverStore {
   swapPrimary(definitionId: string, from: string, to: string): Promise<StoredDefinition | null>;
 }
 
+/** A dry run's plan in pages (the console's preview), kept with the run record until retention deletes it. */
+export interface RunPlanStore {
+  /** Inserts or replaces one page. */
+  putRunPlanPage(page: RunPlanPage): Promise<void>;
+  /** Null when that page was never stored (or was deleted). */
+  getRunPlanPage(runId: string, list: string, op: PlannedOpKind, page: number): Promise<unknown[] | null>;
+  /** Deletes every stored page of the run's plan; idempotent. */
+  deleteRunPlan(runId: string): Promise<void>;
+}
+
 export interface StateStore
   extends StateStoreLifecycle,
+    RunPlanStore,
     FailoverStore,
     ConfigStore,
     LedgerStore,

@@ -245,4 +245,21 @@ CREATE TABLE ${s}.drift_watch_tokens (
 ALTER TABLE ${s}.ledger ADD COLUMN field_hashes jsonb;
 `,
   },
+  {
+    version: 11,
+    name: 'run RU and dry-run plan pages',
+    sql: (s) => `
+-- ru_spent: the SharePoint resource units a run's Graph requests cost (a counter like n_read).
+ALTER TABLE ${s}.runs ADD COLUMN ru_spent integer NOT NULL DEFAULT 0;
+-- A dry run's plan, a page per (shard list, operation, page number); deleted with the run's plan.
+CREATE TABLE ${s}.run_plan_pages (
+  run_id     text NOT NULL,
+  list_name  text NOT NULL,
+  op         text NOT NULL,
+  page_no    integer NOT NULL,
+  items      jsonb NOT NULL,
+  PRIMARY KEY (run_id, list_name, op, page_no)
+);
+`,
+  },
 ];

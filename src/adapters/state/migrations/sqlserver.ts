@@ -243,4 +243,21 @@ CREATE TABLE ${s}.drift_watch_tokens (
 ALTER TABLE ${s}.ledger ADD field_hashes NVARCHAR(MAX) NULL;
 `,
   },
+  {
+    version: 11,
+    name: 'run RU and dry-run plan pages',
+    sql: (s) => `
+-- ru_spent: the SharePoint resource units a run's Graph requests cost (a counter like n_read).
+ALTER TABLE ${s}.runs ADD ru_spent INT NOT NULL CONSTRAINT DF_runs_ru_spent DEFAULT 0;
+-- A dry run's plan, a page per (shard list, operation, page number); deleted with the run's plan.
+CREATE TABLE ${s}.run_plan_pages (
+  run_id     NVARCHAR(200) ${KEY} NOT NULL,
+  list_name  NVARCHAR(255) ${KEY} NOT NULL,
+  op         NVARCHAR(16) ${KEY} NOT NULL,
+  page_no    INT NOT NULL,
+  items      NVARCHAR(MAX) NOT NULL,
+  CONSTRAINT PK_run_plan_pages PRIMARY KEY (run_id, list_name, op, page_no)
+);
+`,
+  },
 ];

@@ -19,6 +19,7 @@ const COUNTER_COLUMNS = {
   failed: 'n_failed',
   batchesExpected: 'batches_expected',
   batchesSettled: 'batches_settled',
+  ruSpent: 'ru_spent',
 } as const satisfies Record<(typeof PROGRESS_COUNTERS)[number], string>;
 
 /** Marker and increment commit together or not at all; a concurrent twin waits on the marker's key, then finds it and changes nothing. */
@@ -62,6 +63,7 @@ interface RunRow {
   waiting_until: Date | null;
   waiting_reason: string | null;
   progress_at: Date | null;
+  ru_spent: number;
 }
 
 /** A nullable time column; the field name is for the error when the value is not ISO. */
@@ -84,6 +86,7 @@ function patchColumns(patch: RunPatch): Array<[column: string, value: SqlValue]>
   if ('progressAt' in patch) out.push(['progress_at', optionalTime(patch.progressAt, 'progressAt')]);
   if (patch.batchesExpected !== undefined) out.push(['batches_expected', bind.int(patch.batchesExpected)]);
   if (patch.batchesSettled !== undefined) out.push(['batches_settled', bind.int(patch.batchesSettled)]);
+  if (patch.ruSpent !== undefined) out.push(['ru_spent', bind.int(patch.ruSpent)]);
   if (patch.counts) for (const name of COUNT_KEYS) if (patch.counts[name] !== undefined) out.push([COUNTER_COLUMNS[name], bind.int(patch.counts[name])]);
   return out;
 }
@@ -121,6 +124,7 @@ export class SqlRunStorage implements RunStorage {
       waiting_until: optionalTime(run.waitingUntil, 'waitingUntil'),
       waiting_reason: bind.text(run.waitingReason ?? null),
       progress_at: optionalTime(run.progressAt, 'progressAt'),
+      ru_spent: bind.int(run.ruSpent ?? 0),
       // The start time at creation: listing order never shifts when a run is patched later.
       listed_at: startedAt,
     };
@@ -192,6 +196,7 @@ export class SqlRunStorage implements RunStorage {
       waitingUntil: iso(r.waiting_until) ?? null,
       waitingReason: r.waiting_reason,
       progressAt: iso(r.progress_at) ?? null,
+      ruSpent: r.ru_spent ?? 0,
     };
     if (r.source_id !== null) run.sourceId = r.source_id;
     const plan = this.db.json(r.run_plan);

@@ -9,6 +9,7 @@ import { SqlFailureStorage } from './failures';
 import { SqlLeaseStorage } from './leases';
 import { SqlLedgerStorage } from './ledger';
 import { SqlMoveStorage } from './moves';
+import { SqlRunPlanStorage } from './run-plans';
 import { SqlRunStorage } from './runs';
 import { sqlDriftSlots, sqlReconcilePasses, sqlSlots, sqlWatchTokens } from './schedule';
 
@@ -30,6 +31,7 @@ export abstract class SqlStateStore extends ComposedStateStore {
       ledger: new SqlLedgerStorage(db, statisticsRefreshRows),
       cursors: new SqlCursors(db),
       runs: new SqlRunStorage(db),
+      runPlans: new SqlRunPlanStorage(db),
       failures: new SqlFailureStorage(db),
       moves: new SqlMoveStorage(db),
       leases: new SqlLeaseStorage(db),

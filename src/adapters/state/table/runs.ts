@@ -156,6 +156,7 @@ function runEntity(run: RunRecord, location: RunLocation): TableEntity<Props> {
   if (run.waitingUntil) e.waitingUntil = run.waitingUntil;
   if (run.progressAt) e.progressAt = run.progressAt;
   for (const k of COUNT_KEYS) e[`n_${k}`] = run.counts[k];
+  e.ruSpent = run.ruSpent ?? 0;
   putText(e, 'highWater', run.highWater);
   putText(e, 'error', run.error);
   putText(e, 'waitingReason', run.waitingReason);
@@ -181,6 +182,7 @@ function toRun(row: Row): RunRecord {
     waitingUntil: str(row, 'waitingUntil') ?? null,
     waitingReason: getText(row, 'waitingReason') ?? null,
     progressAt: str(row, 'progressAt') ?? null,
+    ruSpent: num(row, 'ruSpent'),
   };
   const sourceId = str(row, 'sourceId');
   if (sourceId !== undefined) run.sourceId = sourceId;

@@ -17,6 +17,7 @@ import { checkEntitySize, type Props } from './keys';
  * - `<p>Moves`     PK = definition; `g_<moveId>` guard (idempotency) + `t_<inverted at>_<moveId>`.
  * - `<p>Leases`    PK = lease name.  `<p>Schedule` PK = definition, one row per value.  `<p>Drift` PK = definition, RK = report.
  * - `<p>Failover`  PK = definition; `h_<source>` health, `g_<eventId>` guard + `t_<inverted at>_<eventId>` events.
+ * - `<p>Plans`     PK = run, RK = `<op>_<list>_<page>`: a dry run's plan in pages.
  *
  * Concurrency is optimistic throughout: conditional writes with ETags (If-Match), creates
  * that fail when the row exists, and retry loops that re-read on 409/412.
@@ -24,7 +25,7 @@ import { checkEntitySize, type Props } from './keys';
 
 export type TableConnection = { connectionString: string } | { accountUrl: string; credential: TokenCredential };
 
-export const TABLES = ['Config', 'Ledger', 'Runs', 'RunIds', 'Cursors', 'Failures', 'Moves', 'Leases', 'Schedule', 'Drift', 'Failover'] as const;
+export const TABLES = ['Config', 'Ledger', 'Runs', 'RunIds', 'Cursors', 'Failures', 'Moves', 'Leases', 'Schedule', 'Drift', 'Failover', 'Plans'] as const;
 export type TableName = (typeof TABLES)[number];
 export type Row = TableEntityResult<Props>;
 

@@ -9,6 +9,7 @@ import { leaseContract } from './leases';
 import { ledgerContract } from './ledger';
 import { ledgerCasContract } from './ledger-cas';
 import { moveContract } from './moves';
+import { runPlanContract } from './run-plans';
 import { runContract } from './runs';
 import { scheduleContract } from './schedule';
 import type { ContractContext, StoreUnderTest } from './harness';
@@ -65,6 +66,7 @@ export function runStateStoreContract(name: string, factory: () => Promise<Store
     ledgerCasContract(ctx);
     cursorContract(ctx);
     runContract(ctx);
+    runPlanContract(ctx);
     failureContract(ctx);
     moveContract(ctx);
     leaseContract(ctx);
