@@ -5,6 +5,7 @@ import { definitionRoutes } from './routes/definitions';
 import { failoverRoutes } from './routes/failover';
 import { driftRoutes } from './routes/drift';
 import { apiRoute, bindApiRoute, type ApiRoute, type ApiWiring } from './routes/route';
+import { planRoutes } from './routes/plans';
 import { runRoutes } from './routes/runs';
 import { sharePointRoutes } from './routes/sharepoint';
 import { sourceRoutes } from './routes/sources';
@@ -26,7 +27,7 @@ const openApi: ApiRoute = apiRoute({
 });
 
 /** Every endpoint's declaration (what the OpenAPI document describes). */
-export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, ...failoverRoutes, ...driftRoutes, openApi];
+export const apiRoutes: ApiRoute[] = [...sourceRoutes, ...sharePointRoutes, ...definitionRoutes, ...runRoutes, ...planRoutes, ...failoverRoutes, ...driftRoutes, openApi];
 
 /** The API's HTTP functions, each bound to what the composition root handed over. Builds nothing yet. */
 export function createApiFunctions(wiring: ApiWiring): HttpFunction[] {

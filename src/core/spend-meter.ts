@@ -13,9 +13,11 @@ export interface Spend {
 
 const meters = new AsyncLocalStorage<Spend[]>();
 
-/** Runs `fn` with a fresh meter; answers its result and what it spent. */
-export async function meterSpend<T>(fn: () => Promise<T>): Promise<{ result: T; spend: Spend }> {
-  const spend: Spend = { ru: 0, requests: 0 };
+/**
+ * Runs `fn` with a fresh meter; answers its result and what it spent. A caller that needs the
+ * spend even when `fn` throws passes its own `spend` to be counted into.
+ */
+export async function meterSpend<T>(fn: () => Promise<T>, spend: Spend = { ru: 0, requests: 0 }): Promise<{ result: T; spend: Spend }> {
   const result = await meters.run([...(meters.getStore() ?? []), spend], fn);
   return { result, spend };
 }

@@ -8,6 +8,7 @@ import { recordFailures } from './failures';
 import { stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
 import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
+import { chargeRun } from './run-spend';
 import { settleBatch } from './settle';
 
 /**
@@ -18,7 +19,12 @@ import { settleBatch } from './settle';
  * A row that moves again while its first move is half done first finishes that move, so the
  * intermediate item is not left behind. Graph failures are settled by class as in the writer.
  */
-export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
+export function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
+  // Every Graph request of the batch counts towards its run's RU (run-spend.ts).
+  return chargeRun(deps, msg.runId, () => moveBatch(deps, msg));
+}
+
+async function moveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
   const { state } = deps;
   const stored = await state.getDefinition(msg.definitionId);
   if (!stored) return;

@@ -6,6 +6,7 @@ import { emptyRunCounts, type RunRecord, type StoredDefinition } from '../core/p
 import { runLeaseName, type SyncDeps } from './deps';
 import { planRun } from './plan/planner';
 import { stopRun, storedReason } from './run-lifecycle';
+import { chargeRun } from './run-spend';
 import { isRunLive, planState, type RunPlanState } from './run-state';
 
 /**
@@ -110,7 +111,7 @@ async function replan(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage,
 async function attemptPlanning(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: RunPlanState): Promise<RunRecord | null> {
   const { state, log } = deps;
   try {
-    return await planRun(deps, stored, msg, plan);
+    return await chargeRun(deps, msg.runId, () => planRun(deps, stored, msg, plan));
   } catch (error) {
     const reason = storedReason(describe(error));
     const transient = !isSyncError(error) || error.transient;

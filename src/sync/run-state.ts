@@ -16,6 +16,12 @@ export interface RunPlanState {
   /** Per shard list: what the run does there (also the dry-run plan). */
   byList: Record<string, PlanCounts>;
   sample?: PlannedOpSample[];
+  /** Dry runs: how many stored plan pages each (shard list, operation) has (`GET /runs/{runId}/plan`). */
+  pages?: PlanPageCounts;
+  /** Ops per full stored plan page. */
+  pageOps?: number;
+  /** The stored plan was deleted by retention (the counts and sample remain). */
+  pagesDeleted?: boolean;
   reconciled?: boolean;
   supersededBy?: string;
   /** Planning attempt (1 = first). A redelivered or retried run message re-plans as the next attempt. */
@@ -39,6 +45,17 @@ export interface PlannedOpSample {
   list: string;
   fromList?: string;
 }
+
+/** One planned op of a dry run, as stored in its plan pages. */
+export interface PlannedOp extends PlannedOpSample {
+  /** Creates and moves: every field; updates: the fields that would change (all when `changedFields` is null). */
+  fields?: Record<string, unknown>;
+  /** Updates: the names of the fields that would change; null when the ledger cannot tell (every field is then written). */
+  changedFields?: string[] | null;
+}
+
+/** Stored plan pages per shard list and operation. */
+export type PlanPageCounts = Record<string, Partial<Record<PlannedOpSample['op'], number>>>;
 
 export const emptyPlanCounts = (): PlanCounts => ({ create: 0, update: 0, delete: 0, move: 0, unchanged: 0 });
 

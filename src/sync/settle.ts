@@ -2,6 +2,7 @@ import type { FinalizeMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
 import type { ProgressCounter, RunRecord } from '../core/ports/state';
 import { runLeaseName, type SyncDeps } from './deps';
+import { returnRunRu, takeRunRu } from './run-spend';
 import { attemptOfBatch, isRunLive, planAttempt, planState } from './run-state';
 
 /** progressAt is a coarse "still moving" mark for the reaper: at most one write per this interval. */
@@ -21,7 +22,9 @@ export async function settleBatch(deps: SyncDeps, definitionId: string, runId: s
     deps.log.info('a batch of an earlier planning attempt settled; not counted', { runId, batchId });
     return;
   }
-  const { run, applied } = await deps.state.incrementRunOnce(runId, `batch:${batchId}`, { ...counts, batchesSettled: 1 });
+  const ruSpent = takeRunRu();
+  const { run, applied } = await deps.state.incrementRunOnce(runId, `batch:${batchId}`, { ...counts, batchesSettled: 1, ruSpent });
+  if (!applied) returnRunRu(ruSpent);
   if (!isRunLive(run)) return;
   // Progress keeps the run's lease alive: a throttled run may outlast one lease period.
   await deps.state.renewLease(runLeaseName(definitionId), runId, deps.settings.leaseTtlMs);

@@ -8,6 +8,7 @@ import { recordFailures } from './failures';
 import { settleCallError, stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
 import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
+import { chargeRun } from './run-spend';
 import { settleBatch } from './settle';
 
 /**
@@ -23,7 +24,12 @@ import { settleBatch } from './settle';
  *   inline wait reschedules what is left; other transient failures are rethrown for redelivery;
  * - a batch of a run that is no longer live (stopped, cancelled, superseded) is dropped unwritten.
  */
-export async function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
+export function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
+  // Every Graph request of the batch counts towards its run's RU (run-spend.ts).
+  return chargeRun(deps, msg.runId, () => writeBatch(deps, msg));
+}
+
+async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
   const { state } = deps;
   const stored = await state.getDefinition(msg.definitionId);
   if (!stored) {

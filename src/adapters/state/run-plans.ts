@@ -1,4 +1,4 @@
-import type { PlannedOpKind, RunPlanPage, RunPlanStore } from '../../core/ports/state';
+import { PLANNED_OPS, type PlannedOpKind, type RunPlanPage, type RunPlanStore } from '../../core/ports/state';
 import { invalidInput } from './common';
 
 /**
@@ -13,7 +13,6 @@ export interface RunPlanStorage {
   deleteAll(runId: string): Promise<void>;
 }
 
-export const PLANNED_OPS: readonly PlannedOpKind[] = ['create', 'update', 'move', 'delete'];
 export const MAX_PLAN_PAGE = 999_999;
 
 function checkPageKey(list: string, op: string, page: number): void {

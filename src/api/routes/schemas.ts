@@ -228,6 +228,45 @@ export const RunSchema = z.object({
   waitingUntil: z.string().nullable().optional().describe('while the run waits (throttling, a planning retry): until when'),
   waitingReason: z.string().nullable().optional().describe('why the run waits'),
   progressAt: z.string().nullable().optional().describe('last time a batch settled or planning advanced'),
+  ruSpent: z.number().int().optional().describe("SharePoint resource units the run's Graph requests cost (planning, writes, moves; throttled attempts included)"),
+});
+
+// ---------------------------------------------------------------- dry-run plans and RU
+
+const PlannedOpName = z.enum(['create', 'update', 'move', 'delete']);
+export const PlanQuery = z.object({
+  op: PlannedOpName.optional().meta({ description: 'only this operation' }),
+  list: z.string().min(1).max(255).optional().meta({ description: 'only this shard list (its display name, as in `lists`)' }),
+  page: z.coerce.number().int().min(0).max(999_999).default(0).meta({ description: 'page number, from 0; `pages` says how many the filter matches' }),
+});
+const PlanCountsSchema = z.object({ create: z.number(), update: z.number(), move: z.number(), delete: z.number(), unchanged: z.number() });
+export const PlannedOpSchema = z.object({
+  op: PlannedOpName,
+  identityHash: z.string(),
+  key: z.array(z.unknown()).describe("the row's key values"),
+  list: z.string().describe('the shard list the op is for (a move: the list the item moves to)'),
+  fromList: z.string().optional().describe('a move: the list the item is in now'),
+  fields: z.record(z.string(), z.unknown()).optional().describe('creates and moves: every field; updates: the new values of the fields that would change (every field when changedFields is null)'),
+  changedFields: z
+    .array(z.string())
+    .nullable()
+    .optional()
+    .describe('updates: the fields that would change; null when the ledger cannot tell (after a mapping change, or content in doubt), and every field is written. Old values are not known: the ledger keeps hashes, not values'),
+});
+export const PlanPageSchema = z.object({
+  runId: z.string(),
+  definitionId: z.string(),
+  page: z.number().int(),
+  pages: z.number().int().describe('pages the filter matches'),
+  total: z.number().int().describe('ops the filter matches'),
+  items: z.array(PlannedOpSchema),
+  lists: z.array(z.string()).describe('every shard list the plan names'),
+  byList: z.record(z.string(), PlanCountsSchema),
+});
+export const RuPerHourQuery = z.object({ hours: z.coerce.number().int().min(1).max(168).default(24).meta({ description: 'hours back from now, 1–168' }) });
+export const RuPerHourSchema = z.object({
+  hours: z.array(z.string()).describe('the start of each UTC hour, oldest first'),
+  tenants: z.array(z.object({ tenantId: z.string(), ru: z.array(z.number()).describe('RU per hour, aligned with hours'), total: z.number(), runs: z.number().int().describe('runs counted') })),
 });
 
 export const FailureSchema = z.object({

@@ -152,6 +152,20 @@ export type paths = {
     /** Audit of items moved between shard lists, newest first */
     get: operations["movesList"];
   };
+  "/runs/{runId}/plan": {
+    /**
+     * A page of a dry run's plan: every row it would create, update, move or delete
+     * @description Pages are numbered from 0 across the shard lists (by name) and operations (create, update, move, delete) the filter keeps; `pages` says how many there are. 409 when the run is not a finished dry run, or its plan was deleted by retention (a definition keeps the plans of its newest 5 dry runs).
+     */
+    get: operations["runsPlan"];
+  };
+  "/stats/ru-per-hour": {
+    /**
+     * SharePoint RU spent per UTC hour per tenant, from what runs record
+     * @description Each run's `ruSpent` counts in the hour the run started; a tenant is the `tenantId` of the definitions' SharePoint connections.
+     */
+    get: operations["statsRuPerHour"];
+  };
   "/definitions/{id}/failover": {
     /**
      * Make a secondary source the primary
@@ -2260,6 +2274,8 @@ export type operations = {
                 waitingReason?: string | null;
                 /** @description last time a batch settled or planning advanced */
                 progressAt?: string | null;
+                /** @description SharePoint resource units the run's Graph requests cost (planning, writes, moves; throttled attempts included) */
+                ruSpent?: number;
               })[];
             next?: string;
           };
@@ -2405,6 +2421,8 @@ export type operations = {
             waitingReason?: string | null;
             /** @description last time a batch settled or planning advanced */
             progressAt?: string | null;
+            /** @description SharePoint resource units the run's Graph requests cost (planning, writes, moves; throttled attempts included) */
+            ruSpent?: number;
           };
         };
       };
@@ -2479,6 +2497,8 @@ export type operations = {
             waitingReason?: string | null;
             /** @description last time a batch settled or planning advanced */
             progressAt?: string | null;
+            /** @description SharePoint resource units the run's Graph requests cost (planning, writes, moves; throttled attempts included) */
+            ruSpent?: number;
           };
         };
       };
@@ -2676,6 +2696,148 @@ export type operations = {
       };
       /** @description Not found */
       404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * A page of a dry run's plan: every row it would create, update, move or delete
+   * @description Pages are numbered from 0 across the shard lists (by name) and operations (create, update, move, delete) the filter keeps; `pages` says how many there are. 409 when the run is not a finished dry run, or its plan was deleted by retention (a definition keeps the plans of its newest 5 dry runs).
+   */
+  runsPlan: {
+    parameters: {
+      query?: {
+        /** @description only this operation */
+        op?: "create" | "update" | "move" | "delete";
+        /** @description only this shard list (its display name, as in `lists`) */
+        list?: string;
+        /** @description page number, from 0; `pages` says how many the filter matches */
+        page?: number;
+      };
+      path: {
+        runId: string;
+      };
+    };
+    responses: {
+      /** @description one page of the plan */
+      200: {
+        content: {
+          "application/json": {
+            runId: string;
+            definitionId: string;
+            page: number;
+            /** @description pages the filter matches */
+            pages: number;
+            /** @description ops the filter matches */
+            total: number;
+            items: ({
+                /** @enum {string} */
+                op: "create" | "update" | "move" | "delete";
+                identityHash: string;
+                /** @description the row's key values */
+                key: unknown[];
+                /** @description the shard list the op is for (a move: the list the item moves to) */
+                list: string;
+                /** @description a move: the list the item is in now */
+                fromList?: string;
+                /** @description creates and moves: every field; updates: the new values of the fields that would change (every field when changedFields is null) */
+                fields?: {
+                  [key: string]: unknown;
+                };
+                /** @description updates: the fields that would change; null when the ledger cannot tell (after a mapping change, or content in doubt), and every field is written. Old values are not known: the ledger keeps hashes, not values */
+                changedFields?: string[] | null;
+              })[];
+            /** @description every shard list the plan names */
+            lists: string[];
+            byList: {
+              [key: string]: {
+                create: number;
+                update: number;
+                move: number;
+                delete: number;
+                unchanged: number;
+              };
+            };
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A dependency is unavailable; retry later */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * SharePoint RU spent per UTC hour per tenant, from what runs record
+   * @description Each run's `ruSpent` counts in the hour the run started; a tenant is the `tenantId` of the definitions' SharePoint connections.
+   */
+  statsRuPerHour: {
+    parameters: {
+      query?: {
+        /** @description hours back from now, 1–168 */
+        hours?: number;
+      };
+    };
+    responses: {
+      /** @description RU per hour per tenant */
+      200: {
+        content: {
+          "application/json": {
+            /** @description the start of each UTC hour, oldest first */
+            hours: string[];
+            tenants: {
+                tenantId: string;
+                /** @description RU per hour, aligned with hours */
+                ru: number[];
+                total: number;
+                /** @description runs counted */
+                runs: number;
+              }[];
+          };
+        };
+      };
+      /** @description Bad request: the route, query or body is invalid (field details in `errors`) */
+      400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };

@@ -207,7 +207,9 @@ export interface FailurePageOptions {
 
 export type ProgressCounter = keyof RunCounts | 'batchesSettled' | 'batchesExpected' | 'ruSpent';
 
-export type PlannedOpKind = 'create' | 'update' | 'move' | 'delete';
+/** A dry run's planned operations, in the order its plan is paged. */
+export const PLANNED_OPS = ['create', 'update', 'move', 'delete'] as const;
+export type PlannedOpKind = (typeof PLANNED_OPS)[number];
 
 /**
  * One stored page of a dry run's plan: the planned ops of one (shard list, operation), pages

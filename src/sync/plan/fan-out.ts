@@ -4,6 +4,8 @@ import type { SyncDeps } from '../deps';
 import { recordFailures } from '../failures';
 import { markProgress } from '../settle';
 import { batchMessages, type BatchAddress } from './emit';
+import type { PlanPageWriter } from './plan-pages';
+import { takeRunRu } from '../run-spend';
 import type { PlannedRun } from './planned';
 
 /**
@@ -13,7 +15,7 @@ import type { PlannedRun } from './planned';
  * the run `writing` (after the last page) as well as for every counted batch to settle.
  * A crash between a send and its count leaves the run in `planning`: the redelivery re-plans it
  * as the next attempt, whose batch ids differ, so the earlier batches are never counted.
- * A dry run sends nothing and only keeps the counts.
+ * A dry run sends nothing: it keeps the counts and writes its planned ops to the plan pages.
  */
 export class PageFanOut {
   private seq = 0;
@@ -26,6 +28,7 @@ export class PageFanOut {
     private readonly def: SyncDefinition,
     private readonly address: Required<BatchAddress>,
     private readonly dryRun: boolean,
+    private readonly planPages?: PlanPageWriter,
   ) {}
 
   /** Row failures counted so far (a dry run counts without recording). */
@@ -45,7 +48,10 @@ export class PageFanOut {
     const unchanged = plan.unchanged - this.countedUnchanged;
     this.countedRead = plan.read;
     this.countedUnchanged = plan.unchanged;
-    if (this.dryRun) return;
+    if (this.dryRun) {
+      await this.planPages?.write(plan.planned.splice(0));
+      return;
+    }
 
     if (failures.length) await recordFailures(deps, def, address.runId, failures);
     if (cleared.length) await deps.state.deleteFailures(def.id, cleared);
@@ -55,7 +61,7 @@ export class PageFanOut {
     this.seq += sent;
     await deps.faultPoint?.('plan:after-send');
     if (read + unchanged + failures.length + sent === 0) return;
-    const run = await deps.state.incrementRun(address.runId, { read, unchanged, failed: failures.length, batchesExpected: sent });
+    const run = await deps.state.incrementRun(address.runId, { read, unchanged, failed: failures.length, batchesExpected: sent, ruSpent: takeRunRu() });
     await markProgress(deps, run);
   }
 }

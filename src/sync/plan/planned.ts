@@ -1,5 +1,5 @@
 import type { MoveOpMessage, WriteOpMessage } from '../../core/messages';
-import { emptyPlanCounts, type PlanCounts, type PlannedOpSample } from '../run-state';
+import { emptyPlanCounts, type PlanCounts, type PlannedOp, type PlannedOpSample } from '../run-state';
 import type { RowDecision } from './compare';
 import type { RowFailure } from './map-rows';
 
@@ -15,6 +15,8 @@ export class PlannedRun {
   readonly moves: MoveOpMessage[] = [];
   readonly byList: Record<string, PlanCounts> = {};
   readonly sample: PlannedOpSample[] = [];
+  /** A dry run's planned ops since the last flush, with their fields (kept only when asked: `keepOps`). */
+  readonly planned: PlannedOp[] = [];
   readonly failures: RowFailure[] = [];
   /** Failure-list rows that need no more attempts (written, unchanged, or gone). */
   readonly clearFailures: string[] = [];
@@ -23,7 +25,10 @@ export class PlannedRun {
   read = 0;
   unchanged = 0;
 
-  constructor(lists: Record<string, string>) {
+  constructor(
+    lists: Record<string, string>,
+    private readonly keepOps = false,
+  ) {
     this.listNames = new Map(Object.entries(lists).map(([name, id]) => [id, name]));
   }
 
@@ -32,18 +37,18 @@ export class PlannedRun {
     switch (decision.op) {
       case 'create':
         this.count(decision.list, 'create');
-        this.addSample({ op: 'create', identityHash: decision.write.identityHash, key: decision.write.key, list: decision.list });
+        this.addSample({ op: 'create', identityHash: decision.write.identityHash, key: decision.write.key, list: decision.list }, { fields: decision.write.fields });
         if (decision.to.kind === 'provisioned') this.addWrite(decision.to.listId, decision.write);
         return;
       case 'update':
         this.count(decision.list, 'update');
-        this.addSample({ op: 'update', identityHash: decision.write.identityHash, key: decision.write.key, list: decision.list });
+        this.addSample({ op: 'update', identityHash: decision.write.identityHash, key: decision.write.key, list: decision.list }, changesOf(decision.write));
         this.addWrite(decision.listId, decision.write);
         return;
       case 'move': {
         const { row } = decision;
         this.count(decision.list, 'move');
-        this.addSample({ op: 'move', identityHash: row.identity, key: row.key, list: decision.list, fromList: decision.fromList });
+        this.addSample({ op: 'move', identityHash: row.identity, key: row.key, list: decision.list, fromList: decision.fromList }, { fields: row.fields });
         if (decision.to.kind === 'provisioned') {
           this.moves.push({ identityHash: row.identity, from: decision.from, toListId: decision.to.listId, fields: row.fields, contentHash: row.contentHash, key: row.key });
         }
@@ -83,8 +88,9 @@ export class PlannedRun {
     counts[op]++;
   }
 
-  private addSample(sample: PlannedOpSample): void {
+  private addSample(sample: PlannedOpSample, detail: Pick<PlannedOp, 'fields' | 'changedFields'> = {}): void {
     if (this.sample.length < SAMPLE_SIZE) this.sample.push(sample);
+    if (this.keepOps) this.planned.push({ ...sample, ...detail });
   }
 
   private addWrite(listId: string, op: WriteOpMessage): void {
@@ -92,4 +98,11 @@ export class PlannedRun {
     ops.push(op);
     this.writes.set(listId, ops);
   }
+}
+
+/** An update's changed fields with their new values (every field when the ledger cannot tell which changed). */
+function changesOf(write: WriteOpMessage): Pick<PlannedOp, 'fields' | 'changedFields'> {
+  const fields = write.fields ?? {};
+  if (!write.changedFields) return { fields, changedFields: null };
+  return { fields: Object.fromEntries(write.changedFields.filter((name) => name in fields).map((name) => [name, fields[name]])), changedFields: write.changedFields };
 }

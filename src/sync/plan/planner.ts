@@ -7,11 +7,13 @@ import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
 import { finishRebuild } from '../identity-change';
+import { takeRunRu } from '../run-spend';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
 import { PageFanOut } from './fan-out';
 import type { MapRules } from './map-rows';
 import { planPage, type PagePorts } from './plan-page';
+import { deleteOlderPlans, PLAN_PAGE_OPS, PlanPageWriter } from './plan-pages';
 import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
 import { findOrphans, planOrphanDeletes } from './reconcile';
@@ -35,8 +37,11 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
   const def = stored.definition;
   const shards = new ShardLists(deps, stored, mapping, target, dryRun);
-  const plan = new PlannedRun(stored.lists ?? {});
-  const fanOut = new PageFanOut(deps, def, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId, attempt: planAtStart.attempt ?? 1 }, dryRun);
+  const plan = new PlannedRun(stored.lists ?? {}, dryRun);
+  // A dry run stores its whole plan in pages; a re-planned attempt starts them over.
+  const planPages = dryRun ? new PlanPageWriter(state, msg.runId) : undefined;
+  if (dryRun && (planAtStart.attempt ?? 1) > 1) await state.deleteRunPlan(msg.runId);
+  const fanOut = new PageFanOut(deps, def, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId, attempt: planAtStart.attempt ?? 1 }, dryRun, planPages);
 
   const cursor = await state.getCursor(def.id, stored.activeSourceId);
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
@@ -77,7 +82,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
 
   const next = progress.next && visibleBefore !== null ? { ...progress.next, visibleBefore } : progress.next;
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled };
-  if (dryRun) return closeDryRun(deps, stored, msg, plan, fanOut.failed, planNow, highWater);
+  if (planPages) return closeDryRun(deps, stored, msg, plan, fanOut.failed, { ...planNow, pages: await planPages.finish(), pageOps: PLAN_PAGE_OPS }, highWater);
   return startWriting(deps, stored, msg, planNow, highWater);
 }
 
@@ -89,9 +94,11 @@ async function passVisibleBefore(source: Pick<SourceDatabase, 'visibleBefore'>, 
 
 async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, plan: PlannedRun, failed: number, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
   const { state } = deps;
-  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed });
+  await state.incrementRun(msg.runId, { read: plan.read, unchanged: plan.unchanged, failed, ruSpent: takeRunRu() });
   await state.updateRun(msg.runId, { status: 'succeeded', finishedAt: deps.now().toISOString(), highWater, plan: { ...planNow, phase: 'done' } });
   await state.releaseLease(runLeaseName(stored.definition.id), msg.runId);
+  // Retention is housekeeping: a failure is logged, never the run's.
+  await deleteOlderPlans(deps, stored.definition.id).catch((error: unknown) => deps.log.warn('deleting older dry-run plans failed', { definitionId: stored.definition.id, error: String(error) }));
   return state.getRun(msg.runId);
 }
 
@@ -101,6 +108,9 @@ async function closeDryRun(deps: SyncDeps, stored: StoredDefinition, msg: RunMes
  */
 async function startWriting(deps: SyncDeps, stored: StoredDefinition, msg: RunMessage, planNow: RunPlanState, highWater: ExactValue | null): Promise<RunRecord | null> {
   const def = stored.definition;
+  // The planning spend not yet counted: before the run can finish.
+  const ru = takeRunRu();
+  if (ru > 0) await deps.state.incrementRun(msg.runId, { ruSpent: ru });
   const run = await deps.state.updateRun(msg.runId, { highWater, progressAt: deps.now().toISOString(), plan: { ...planNow, phase: 'writing' } });
   if (run.batchesSettled >= run.batchesExpected) {
     return finalizeRun(deps, { type: 'finalize', definitionId: def.id, runId: msg.runId } satisfies FinalizeMessage);
