@@ -1,4 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { runLeaseName } from '../../src/sync/deps';
 import { startStack, type Stack } from '../support/stack';
 import { buildConsole, expectAccessible, launchChromium, screenshot, tabTo } from './console-browser';
 
@@ -41,10 +42,19 @@ describe('the admin console in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
-  }, 60_000);
+  }, 180_000);
 
   const consoleUrl = () => `${stack.host.url}/api/console/`;
   const status = () => page.getByTestId('run-status');
+
+  async function downloadText(start: () => Promise<void>): Promise<string> {
+    const download = page.waitForEvent('download');
+    await start();
+    const stream = await (await download).createReadStream();
+    let text = '';
+    for await (const chunk of stream) text += chunk;
+    return text;
+  }
 
   async function runAndWait(button: string, finished: RegExp) {
     await page.getByRole('button', { name: button, exact: true }).click();
@@ -154,7 +164,7 @@ describe('the admin console in Chromium', () => {
     expect(second).toMatch(/created 0, updated 3,/);
   }, 120_000);
 
-  it('previews a dry run: the plan sample by operation, exported as CSV', async () => {
+  it('previews a dry run: every planned update with the fields that would change, filtered by operation, exported as CSV', async () => {
     await stack.pg.query(`UPDATE ${table} SET customer = customer || ' (new name)', updated_at = clock_timestamp() WHERE order_id IN (4, 5)`);
     await runAndWait('Dry run (preview)', /^succeeded/);
     for (const year of ['2025', '2026']) {
@@ -162,15 +172,17 @@ describe('the admin console in Chromium', () => {
       expect(await planned.getByRole('cell').allTextContents()).toEqual(['0', '1', '0', '0', '9']);
     }
     await page.getByLabel('Show operation', { exact: true }).selectOption('update');
-    await expectAccessible(page, 'dry-run plan sample');
-    const download = page.waitForEvent('download');
-    await page.getByRole('link', { name: 'Export the plan sample as CSV' }).click();
-    const csv = await (await download).createReadStream().then(async (stream) => {
-      let text = '';
-      for await (const chunk of stream) text += chunk;
-      return text;
-    });
-    expect(csv.split('\n').filter(Boolean)).toEqual(['operation,key,fromList,list', 'update,[4],,Orders 2025', 'update,[5],,Orders 2026']);
+    await page.getByTestId('plan-page').getByText('Page 1 of 2 · 2 planned rows match').waitFor();
+    const plannedRows = page.getByRole('table', { name: /^Planned rows/ });
+    await plannedRows.getByRole('cell', { name: 'Title: Customer 4 (new name); customer: Customer 4 (new name)' }).waitFor();
+    await expectAccessible(page, 'dry-run preview filtered to updates');
+    const csv = await downloadText(() => page.getByRole('button', { name: 'Export all 2 planned rows as CSV' }).click());
+    expect(csv.split('\n').filter(Boolean)).toEqual([
+      'operation,key,fromList,list,changedFields,fields',
+      // The wizard maps `customer` to Title and to a column of its own: both change.
+      'update,[4],,Orders 2025,Title customer,"{""Title"":""Customer 4 (new name)"",""customer"":""Customer 4 (new name)""}"',
+      'update,[5],,Orders 2026,Title customer,"{""Title"":""Customer 5 (new name)"",""customer"":""Customer 5 (new name)""}"',
+    ]);
     // A dry run writes nothing: the next real run still has both changes to make.
     expect(stack.items().filter((i) => String(i.fields.Title).endsWith('(new name)'))).toHaveLength(0);
   }, 120_000);
@@ -238,10 +250,20 @@ describe('the admin console in Chromium', () => {
     await expectAccessible(page, 'after a failover');
   }, 90_000);
 
-  it('shows every definition on the dashboard with its last run and next slot', async () => {
+  it('shows every definition on the dashboard with its last run and next slot, and the RU runs spent per hour per tenant', async () => {
     await page.getByRole('link', { name: 'Dashboard' }).click();
     const row = page.getByRole('row', { name: /orders/ });
     await row.getByText('succeeded').waitFor();
+    const runs = (await stack.state.listRuns('orders', { limit: 200 })).items;
+    const spent = runs.reduce((sum, r) => sum + (r.ruSpent ?? 0), 0);
+    expect(spent).toBeGreaterThan(0);
+    const tenant = (await stack.state.getSharePoint('intranet'))!.tenantId;
+    const chart = page.getByTestId(`ru-chart-${tenant}`);
+    await chart.getByText(`${spent} RU in the last 24 hours, over ${runs.length} runs`, { exact: false }).waitFor();
+    await chart.getByText(/as a table$/).click();
+    const hourly = chart.getByRole('table', { name: `RU per hour for tenant ${tenant} (hours with spend)` });
+    const cells = await hourly.locator('tbody td').allTextContents();
+    expect(cells.map(Number).reduce((a, b) => a + b, 0)).toBe(spent);
     await expectAccessible(page, 'dashboard');
     await screenshot(page, 'dashboard');
   }, 60_000);
@@ -312,6 +334,63 @@ describe('the admin console in Chromium', () => {
       await expectAccessible(kb, 'keyboard wizard: provisioning diff');
     } finally {
       await keyboardContext.close();
+    }
+  }, 120_000);
+
+  it('pages through a large dry-run plan, filters it by list and operation, and exports every page as CSV', async () => {
+    await stack.pg.query(`INSERT INTO ${table} (order_id, customer, amount, ordered_at) SELECT n, 'Bulk ' || n, 1, '2025-05-01' FROM generate_series(1001, 1450) n`);
+    await page.goto(`${consoleUrl()}#/definitions/orders`);
+    await runAndWait('Dry run (preview)', /^succeeded/);
+    const pageInfo = page.getByTestId('plan-page');
+    await pageInfo.getByText(/^Page 1 of \d+ · 450 planned rows match$/).waitFor();
+    await page.getByLabel('Show list', { exact: true }).selectOption('Orders 2025');
+    await page.getByLabel('Show operation', { exact: true }).selectOption('create');
+    await pageInfo.getByText('Page 1 of 3 · 450 planned rows match').waitFor();
+    const plannedRows = page.getByRole('table', { name: /^Planned rows/ });
+    expect(await plannedRows.locator('tbody tr').count()).toBe(200);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await pageInfo.getByText('Page 2 of 3 · 450 planned rows match').waitFor();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await pageInfo.getByText('Page 3 of 3 · 450 planned rows match').waitFor();
+    expect(await plannedRows.locator('tbody tr').count()).toBe(50);
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await expectAccessible(page, 'dry-run preview, last page');
+    const csv = await downloadText(() => page.getByRole('button', { name: 'Export all 450 planned rows as CSV' }).click());
+    const lines = csv.split('\n').filter(Boolean);
+    expect(lines[0]).toBe('operation,key,fromList,list,changedFields,fields');
+    const keys = lines.slice(1).map((line) => {
+      const [op, key, , list] = line.split(',');
+      expect([op, list]).toEqual(['create', 'Orders 2025']);
+      return Number(JSON.parse(key!)[0]);
+    });
+    const expected = (await stack.pg.query(`SELECT order_id FROM ${table} WHERE order_id > 1000 ORDER BY order_id`)).rows.map((r: { order_id: number }) => r.order_id);
+    expect(keys.sort((a, b) => a - b)).toEqual(expected);
+  }, 120_000);
+
+  it('cancels a run that stays running under a 429 storm from the Runs section: it ends cancelled and the definition is free again', async () => {
+    // Every create is throttled with a Retry-After beyond the inline wait (30 s): the batches are rescheduled, the run waits and stays running.
+    const fault = await fetch(`${stack.emulator.url}/_emulator/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'status', status: 429, count: 100_000, retryAfter: 45, scope: { op: 'create' } }),
+    });
+    expect(fault.status).toBe(201);
+    try {
+      await page.getByRole('button', { name: 'Run now', exact: true }).click();
+      await status().getByText(/^running: .*waiting until/).waitFor({ timeout: 60_000 });
+      await expectAccessible(page, 'run waiting out throttling');
+      await page.getByRole('button', { name: 'Cancel run' }).click();
+      await status().getByText(/^cancelled/).waitFor({ timeout: 30_000 });
+      const runs = (await stack.state.listRuns('orders', { limit: 1 })).items;
+      expect(runs[0]).toMatchObject({ status: 'cancelled', mode: 'incremental' });
+      // The lease is released: another holder can take it at once.
+      const lease = runLeaseName('orders');
+      expect(await stack.state.acquireLease(lease, 'test-probe', 5_000)).toBe(true);
+      await stack.state.releaseLease(lease, 'test-probe');
+      expect(await page.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
+      await expectAccessible(page, 'run cancelled');
+    } finally {
+      await fetch(`${stack.emulator.url}/_emulator/faults`, { method: 'DELETE' });
     }
   }, 120_000);
 });

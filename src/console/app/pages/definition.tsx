@@ -2,32 +2,21 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Run } from '../api';
 import { DriftSection } from './drift';
 import { FailoverSection } from './failover';
+import { PlanPreview } from './preview';
 import { ChangeButton, DataTable, ErrorMessage, Loading, Section, formatDuration, useAction, useConsole, useLoad } from '../ui';
 
 /**
  * One definition: start runs and watch them (progress from batches settled ÷ expected), the
- * dry-run plan sample, failures with their reasons and retry, and the moves audit.
+ * dry-run preview (preview.tsx), failures with their reasons and retry, and the moves audit.
  */
 
 const FINISHED = new Set(['succeeded', 'partial', 'failed', 'refused', 'cancelled']);
 
-interface PlanSample {
-  op: string;
-  key: unknown[];
-  list: string;
-  fromList?: string;
-}
-
 type PlanCounts = Record<'create' | 'update' | 'move' | 'delete' | 'unchanged', number>;
 /** The part of a run's recorded plan the console shows (the API documents `plan` as opaque). */
 interface RecordedPlan {
-  sample?: PlanSample[];
   byList?: Record<string, PlanCounts>;
-}
-
-function planSample(run: Run): PlanSample[] {
-  const plan = run.plan as RecordedPlan | undefined;
-  return Array.isArray(plan?.sample) ? plan.sample : [];
+  pagesDeleted?: boolean;
 }
 
 function PlannedPerList({ run }: { run: Run }) {
@@ -108,51 +97,10 @@ function RunProgress({ runId, onFinished }: { runId: string; onFinished(run: Run
       {run && run.mode === 'dryRun' && done && (
         <>
           <PlannedPerList run={run} />
-          <PlanSampleTable run={run} />
+          {(run.plan as RecordedPlan | undefined)?.pagesDeleted ? <p>The stored plan of this dry run was deleted (a definition keeps the plans of its newest 5 dry runs). Start another dry run to preview again.</p> : <PlanPreview run={run} />}
         </>
       )}
     </div>
-  );
-}
-
-const csvCell = (value: string) => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
-
-/** The plan sample as CSV (operation, key, from list, list), for a spreadsheet. */
-export function planSampleCsv(rows: PlanSample[]): string {
-  return ['operation,key,fromList,list', ...rows.map((r) => [r.op, JSON.stringify(r.key), r.fromList ?? '', r.list].map(csvCell).join(','))].join('\n') + '\n';
-}
-
-function PlanSampleTable({ run }: { run: Run }) {
-  const [op, setOp] = useState('');
-  const rows = planSample(run).filter((s) => !op || s.op === op);
-  const csv = `data:text/csv;charset=utf-8,${encodeURIComponent(planSampleCsv(rows))}`;
-  return (
-    <>
-      <p>
-        <a href={csv} download={`${run.runId}-plan.csv`}>
-          Export the plan sample as CSV
-        </a>
-      </p>
-      <div class="field">
-        <label for={`op-${run.runId}`}>Show operation</label>
-        <select id={`op-${run.runId}`} value={op} onChange={(e) => setOp(e.currentTarget.value)}>
-          {['', 'create', 'update', 'move', 'delete'].map((o) => (
-            <option key={o} value={o}>
-              {o || 'all'}
-            </option>
-          ))}
-        </select>
-      </div>
-      <DataTable caption={`Plan sample of the dry run (${rows.length} rows shown; the run keeps a sample of at most 20)`} columns={['Operation', 'Key', 'List']}>
-        {rows.map((s, i) => (
-          <tr key={i}>
-            <td>{s.op}</td>
-            <td>{JSON.stringify(s.key)}</td>
-            <td>{s.fromList ? `${s.fromList} → ${s.list}` : s.list}</td>
-          </tr>
-        ))}
-      </DataTable>
-    </>
   );
 }
 
@@ -181,7 +129,7 @@ function RunsSection({ id, watching, setWatching }: { id: string; watching?: str
       {watching && <RunProgress key={watching} runId={watching} onFinished={runs.reload} />}
       {runs.error ? <ErrorMessage error={runs.error} /> : !runs.data ? <Loading what="runs" /> : null}
       {runs.data && (
-        <DataTable caption="Run history, newest first" columns={['Run', 'Mode', 'Status', 'Started', 'Duration', 'Created / updated / moved / deleted / failed']}>
+        <DataTable caption="Run history, newest first" columns={['Run', 'Mode', 'Status', 'Started', 'Duration', 'Created / updated / moved / deleted / failed', 'RU spent']}>
           {runs.data.items.map((r) => (
             <tr key={r.runId}>
               <th scope="row">
@@ -196,6 +144,7 @@ function RunsSection({ id, watching, setWatching }: { id: string; watching?: str
               <td>
                 {r.counts.created} / {r.counts.updated} / {r.counts.moved} / {r.counts.deleted} / {r.counts.failed}
               </td>
+              <td>{r.ruSpent ?? 0}</td>
             </tr>
           ))}
         </DataTable>
