@@ -136,6 +136,20 @@ describe('dry-run plans in pages, and the RU runs record (local host stack)', ()
     expect(byKey.get(260)).toMatchObject({ list: 'Orders 2025', changedFields: ['amount'], fields: { amount: 1260 } });
   });
 
+  it('a row whose shard changes is planned as a move between the lists, and the run that moves it records the RU it cost', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET ordered_at = '2025-07-01', updated_at = clock_timestamp() WHERE id = 9`);
+    const dry = await stack.run('orders', 'dryRun');
+    const moves = await wholePlan(dry.runId, 'op=move');
+    expect(moves.items).toEqual([expect.objectContaining({ op: 'move', key: [9], fromList: 'Orders 2024', list: 'Orders 2025' })]);
+    stack.emulator.state.resetMetrics();
+    const real = await stack.run('orders');
+    expect(real).toMatchObject({ status: 'succeeded', counts: expect.objectContaining({ moved: 1, updated: 2 }) });
+    expect(stack.items().find((i) => i.fields.Title === 'Customer 9')?.list).toBe('Orders 2025');
+    const charged = stack.emulator.state.metrics().ru.total;
+    expect(charged).toBeGreaterThan(0);
+    expect(real.ruSpent).toBe(charged);
+  });
+
   it(`a definition keeps the stored plans of its newest ${PLAN_RETENTION_DRY_RUNS} dry runs; older ones answer 409`, async () => {
     const runs: string[] = [];
     for (let i = 0; i < PLAN_RETENTION_DRY_RUNS; i++) runs.push((await stack.run('orders', 'dryRun')).runId);
@@ -146,9 +160,11 @@ describe('dry-run plans in pages, and the RU runs record (local host stack)', ()
     expect(gone.status).toBe(409);
     expect(String(gone.body.detail)).toMatch(/retention/);
     expect(await stack.state.getRunPlanPage(oldest, 'Orders 2024', 'create', 0)).toBeNull();
-    expect((await planPage(runs.at(-1)!, 'op=update')).total).toBe(2);
+    // The newest ones still answer (nothing is left to change by now, so their plans are empty).
+    expect(await planPage(runs.at(-1)!, '')).toMatchObject({ pages: 0, total: 0, items: [] });
     // Idempotent: nothing more to delete.
     await deleteOlderPlans({ state: stack.state, log: stack.deps.log }, 'orders');
     expect((await api(`/runs/${runs[0]!}/plan?op=update`)).status).toBe(200);
+    expect((await api(`/runs/${oldest}/plan`)).status).toBe(409);
   });
 });
