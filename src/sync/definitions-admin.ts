@@ -12,6 +12,7 @@ import { proposeColumn, type ColumnProposal } from '../core/typemap';
 import type { SyncDeps } from './deps';
 import { holdsItems, identityChangeRefused, identityChanges } from './identity-change';
 import { newRunMessage } from './plan-run';
+import { deleteOlderPlans } from './plan/plan-pages';
 
 /**
  * Administration of connections and definitions (DESIGN §3, §8): the rules behind the
@@ -357,6 +358,8 @@ function refusePrimaryChange(current: StoredDefinition, def: SyncDefinition): vo
 
 export async function deleteDefinition(deps: AdminDeps, id: string, ifMatch?: IfMatch): Promise<void> {
   await deleteGuarded(`definition '${id}'`, await deps.state.getDefinition(id), () => notFound(MODULE, 'definition', id), ifMatch, () => deps.state.deleteDefinition(id));
+  // The stored plans of its dry runs go with it; the run records stay, as its history.
+  await deleteOlderPlans(deps, id, { keep: 0, scanRuns: Infinity });
 }
 
 export async function requireDefinition(deps: Pick<AdminDeps, 'state'>, id: string): Promise<StoredDefinition> {

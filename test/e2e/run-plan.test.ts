@@ -167,4 +167,16 @@ describe('dry-run plans in pages, and the RU runs record (local host stack)', ()
     expect((await api(`/runs/${runs[0]!}/plan?op=update`)).status).toBe(200);
     expect((await api(`/runs/${oldest}/plan`)).status).toBe(409);
   });
+
+  it("deleting the definition deletes its dry runs' stored plans; the run records stay", async () => {
+    const dry = await stack.run('orders', 'dryRun');
+    await stack.pg.query(`UPDATE ${table()} SET amount = 1, updated_at = clock_timestamp() WHERE id = 1`);
+    const withUpdate = await stack.run('orders', 'dryRun');
+    expect(await stack.state.getRunPlanPage(withUpdate.runId, 'Orders 2024', 'update', 0)).toHaveLength(1);
+    const response = await fetch(`${stack.host.url}/api/definitions/orders`, { method: 'DELETE', headers: { 'x-functions-key': 'test-function-key' } });
+    expect(response.status).toBe(204);
+    expect(await stack.state.getRunPlanPage(withUpdate.runId, 'Orders 2024', 'update', 0)).toBeNull();
+    expect((await api(`/runs/${withUpdate.runId}/plan`)).status).toBe(409);
+    expect((await stack.state.getRun(dry.runId))?.status).toBe('succeeded');
+  });
 });

@@ -62,9 +62,10 @@ export class PlanPageWriter {
 /**
  * Retention: a definition keeps the stored plans of its newest PLAN_RETENTION_DRY_RUNS dry
  * runs (the run records stay, counts and sample included); older plans are deleted and their
- * run records say so.
+ * run records say so. Called when a dry run closes, looking back RETENTION_SCAN_RUNS runs; a
+ * deleted definition keeps none (`keep: 0`, looking through its whole history).
  */
-export async function deleteOlderPlans(deps: Pick<SyncDeps, 'state' | 'log'>, definitionId: string): Promise<void> {
+export async function deleteOlderPlans(deps: Pick<SyncDeps, 'state' | 'log'>, definitionId: string, opts: { keep: number; scanRuns: number } = { keep: PLAN_RETENTION_DRY_RUNS, scanRuns: RETENTION_SCAN_RUNS }): Promise<void> {
   const { state } = deps;
   const withPlans: RunRecord[] = [];
   let next: string | undefined;
@@ -74,8 +75,8 @@ export async function deleteOlderPlans(deps: Pick<SyncDeps, 'state' | 'log'>, de
     for (const run of page.items) if (run.mode === 'dryRun' && planState(run)?.pages) withPlans.push(run);
     scanned += page.items.length;
     next = page.next;
-  } while (next && scanned < RETENTION_SCAN_RUNS);
-  for (const run of withPlans.slice(PLAN_RETENTION_DRY_RUNS)) {
+  } while (next && scanned < opts.scanRuns);
+  for (const run of withPlans.slice(opts.keep)) {
     await state.deleteRunPlan(run.runId);
     const plan = planState(run)!;
     await state.updateRun(run.runId, { plan: { ...plan, pages: undefined, pagesDeleted: true } });
