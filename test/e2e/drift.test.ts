@@ -25,10 +25,15 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
     return { listId: e.listId, itemId: e.itemId! };
   };
   const check = async (mode: DriftMode) => {
+    stack.emulator.state.resetMetrics();
     const queued = await requestDriftCheck(stack.deps, definitionId, mode);
     await stack.waitForQuiet();
     const record = (await stack.state.getDriftReport(definitionId, queued.reportId))!;
     expect(record.status).toBe('done');
+    // The check's own account of what it spent is what SharePoint (the emulator's meter) charged for it.
+    const charged = stack.emulator.state.metrics();
+    const { ruSpent, requests } = summaryOf(record);
+    expect([mode, { ruSpent, requests }]).toEqual([mode, { ruSpent: charged.ru.total, requests: charged.httpRequests }]);
     const all: Difference[] = [];
     for (let page = 0; ; page++) {
       const { items, pages } = await differencesPage(stack.state, record, undefined, page);
