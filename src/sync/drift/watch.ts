@@ -41,7 +41,7 @@ export async function handleDriftWatch(deps: SyncDeps, msg: DriftWatchMessage): 
     // Every list quick-checked (all tokens expired, or the first watch): the report is that quick check.
     const everyList = outcome.fellBackLists.length === Object.keys(outcome.tokens).length;
     const found = DIFFERENCE_KINDS.some((k) => outcome.counts[k] > 0);
-    deps.log.info('drift watch done', { definitionId: msg.definitionId, afterRunId: msg.afterRunId, fellBackLists: outcome.fellBackLists, counts: outcome.counts, ruSpent: outcome.ruSpent });
+    deps.log.info('drift watch done', { definitionId: msg.definitionId, afterRunId: msg.afterRunId, fellBackLists: outcome.fellBackLists, counts: outcome.counts, ruSpent: outcome.ruSpent, requests: outcome.requests });
     if (!found) return;
     const summary: DriftSummary = {
       mode: fellBack && everyList ? 'quick' : 'watch',
