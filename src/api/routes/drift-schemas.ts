@@ -23,6 +23,8 @@ const Repair = z.object({
   requestedAt: z.string(),
   finishedAt: z.string().optional(),
   repaired: z.record(z.string(), z.number()),
+  ruSpent: z.number().optional().describe('RU the repair spent at SharePoint (metered), once done'),
+  requests: z.number().int().optional().describe('Graph requests the repair sent, once done'),
   error: z.string().optional(),
 });
 export const Difference = z.object({

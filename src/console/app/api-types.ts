@@ -2976,6 +2976,10 @@ export type operations = {
                     repaired: {
                       [key: string]: number;
                     };
+                    /** @description RU the repair spent at SharePoint (metered), once done */
+                    ruSpent?: number;
+                    /** @description Graph requests the repair sent, once done */
+                    requests?: number;
                     error?: string;
                   })[];
               })[];
@@ -3133,6 +3137,10 @@ export type operations = {
                 repaired: {
                   [key: string]: number;
                 };
+                /** @description RU the repair spent at SharePoint (metered), once done */
+                ruSpent?: number;
+                /** @description Graph requests the repair sent, once done */
+                requests?: number;
                 error?: string;
               })[];
             differences: {
@@ -3261,6 +3269,10 @@ export type operations = {
               repaired: {
                 [key: string]: number;
               };
+              /** @description RU the repair spent at SharePoint (metered), once done */
+              ruSpent?: number;
+              /** @description Graph requests the repair sent, once done */
+              requests?: number;
               error?: string;
             };
           };

@@ -57,6 +57,9 @@ export interface RepairRecord {
   finishedAt?: string;
   /** Differences each action fixed. */
   repaired: Partial<Record<RepairAction, number>>;
+  /** RU and Graph requests the repair spent (metered), once done; by the delivery that finished it (a crashed one's spend is lost with it). */
+  ruSpent?: number;
+  requests?: number;
   error?: string;
 }
 
