@@ -4,13 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { startAzurite, startPostgres, type AzuriteHandle, type PostgresHandle } from '../src/local/services';
 import { benchBaseline, type BaselineResult } from './baseline';
+import { benchDrift, type DriftBenchResult } from './drift';
 import { benchGraph, type GraphBenchResult } from './graph';
 import { benchPipeline, type PipelineBenchResult } from './pipeline';
 import { benchScaleOut, type ScaleOutBenchResult } from './scale-out';
 import { benchState } from './state';
 
 /**
- * `npm run bench` (DESIGN §12): runs the graph, state and pipeline benchmarks, prints each
+ * `npm run bench` (DESIGN §12): runs the graph, state, pipeline, scaleOut, baseline and drift benchmarks, prints each
  * figure next to its target and writes `bench-results/latest.json`.
  *
  *   npm run bench                          all parts, full sizes (several minutes)
@@ -24,8 +25,8 @@ import { benchState } from './state';
  * never filled with a made-up number.
  */
 
-type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline';
-const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline'];
+type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline' | 'drift';
+const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline', 'drift'];
 
 interface Args {
   only: Part[];
@@ -53,7 +54,7 @@ function parseArgs(argv: string[]): Args {
       args.only = parts as Part[];
     } else if (a === '--out' || a.startsWith('--out=')) args.out = value('--out');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
+      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline,drift] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -225,6 +226,29 @@ function baselineRows(b: Omit<BaselineResult, 'errors'>): Row[] {
   return rows;
 }
 
+// drift (bench/drift.ts): RU and requests are the emulator's meter; "product" is the check's own account.
+function driftRows(d: DriftBenchResult): Row[] {
+  const rows: Row[] = [
+    { figure: 'items / lists / page reads', value: d.items, unit: `in ${d.lists} lists, ${d.pages} pages of ≤ ${d.pageSize}` },
+  ];
+  const check = (name: string, f: DriftBenchResult['quick'], ruTarget: number, targetText: string) => {
+    rows.push(
+      { figure: `${name}: RU charged`, value: f.ru, target: targetText, check: atMost(f.ru, ruTarget) },
+      { figure: `  product ruSpent`, value: f.productRuSpent, target: `= ${fmt(f.ru)} charged`, check: { pass: f.productRuSpent === f.ru } },
+      { figure: `  requests (product)`, value: f.requests, unit: `(${fmt(f.productRequests)})`, check: { pass: f.requests === f.productRequests } },
+      { figure: `  RU per unchanged item`, value: f.ruPerUnchangedItem, target: '0', check: { pass: f.ruPerUnchangedItem === 0 } },
+      { figure: `  items scanned / differences`, value: f.itemsScanned, unit: `/ ${fmt(f.differences)}` },
+      { figure: `  seconds (wall)`, value: f.seconds, unit: `s (${fmt(f.wallSeconds)} s)` },
+    );
+  };
+  check('quick', d.quick, 2 * d.pages, `≤ 2 × ${d.pages} pages`);
+  check('deep', d.deep, 2 * d.pages, `≤ 2 × ${d.pages} pages`);
+  check('watch, no changes', d.watch, d.lists, `${d.lists} (1 / list)`);
+  check('watch after 410', d.watchFallback, 2 * d.pages + 2 * d.lists, `≤ 2 × ${d.pages} + 2 × ${d.lists}`);
+  rows.push({ figure: 'budget', value: d.budgetRuPerMinute, unit: 'RU/min' }, { figure: 'latency', value: d.latencyMs, unit: `ms + ≤ ${d.latencyJitterMs} jitter` });
+  return rows;
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 interface StateFigures {
@@ -245,7 +269,7 @@ async function main(): Promise<void> {
 
   let azurite: AzuriteHandle | undefined;
   let pg: PostgresHandle | undefined;
-  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline');
+  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline') || args.only.includes('drift');
   try {
     if (needPg) {
       pg = await startPostgres({ preferUrl: process.env.BENCH_PG_URL });
@@ -337,6 +361,21 @@ async function main(): Promise<void> {
         tables.push([`baseline (full compare over fetch vs ours, ${figures.budgetRuPerMinute} RU/min, 200k pair at ${figures.bigBudgetRuPerMinute}; ${figures.latencyMs} + ${figures.latencyJitterMs} ms)`, baselineRows(figures)]);
       }
       durations.baseline = Math.round((Date.now() - t) / 100) / 10;
+    }
+
+    if (args.only.includes('drift')) {
+      const t = Date.now();
+      const items = args.quick ? 4_000 : 20_000;
+      log(`drift: quick, deep and watch checks of ${items} items in 4 lists…`);
+      try {
+        const d = await benchDrift({ pgUrl: pg!.url, items, log });
+        result.drift = d;
+        tables.push([`drift (${d.items} items in ${d.lists} lists in step with the ledger; ${d.budgetRuPerMinute} RU/min, ${d.latencyMs} + ${d.latencyJitterMs} ms; RU from the emulator's meter)`, driftRows(d)]);
+      } catch (error) {
+        errors.drift = error instanceof Error ? error.message : String(error);
+        log(`drift failed: ${errors.drift}`);
+      }
+      durations.drift = Math.round((Date.now() - t) / 100) / 10;
     }
   } finally {
     await azurite?.stop().catch(() => undefined);

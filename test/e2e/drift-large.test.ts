@@ -30,14 +30,18 @@ describe('drift check of a large list (local host stack)', () => {
 
   afterAll(() => stack?.stop());
 
-  it('a quick check pages through more than 5,000 items without a threshold error, at 2 RU a page', async () => {
-    const queued = await requestDriftCheck(stack.deps, definitionId, 'quick');
+  it.each(['quick', 'deep'] as const)('a %s check pages through more than 5,000 items without a threshold error, at 2 RU a page, as SharePoint charged it', async (mode) => {
+    stack.emulator.state.resetMetrics();
+    const queued = await requestDriftCheck(stack.deps, definitionId, mode);
     await stack.waitForQuiet();
     const record = (await stack.state.getDriftReport(definitionId, queued.reportId))!;
     expect(record.status).toBe('done');
     const summary = summaryOf(record);
-    expect(summary.counts).toMatchObject({ itemsScanned: rows, ledgerEntries: rows, missingInSharePoint: 0, orphanInSharePoint: 0, pointsElsewhere: 0, duplicateInSharePoint: 0 });
+    expect(summary.counts).toMatchObject({ itemsScanned: rows, ledgerEntries: rows, missingInSharePoint: 0, orphanInSharePoint: 0, pointsElsewhere: 0, duplicateInSharePoint: 0, contentMismatch: 0 });
     expect(summary.ruSpent).toBe(2 * Math.ceil(rows / 999));
+    expect(summary.requests).toBe(Math.ceil(rows / 999));
+    const charged = stack.emulator.state.metrics();
+    expect({ ru: summary.ruSpent, requests: summary.requests }).toEqual({ ru: charged.ru.total, requests: charged.httpRequests });
     expect((await differencesPage(stack.state, record, undefined, 0)).items).toEqual([]);
   }, 60_000);
 });

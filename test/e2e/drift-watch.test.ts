@@ -1,6 +1,10 @@
 import { identityHash } from '../../src/core/identity';
 import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, summaryOf, type Difference } from '../../src/sync/drift';
+import type { ListTarget } from '../../src/core/ports/list-target';
+import { DriftCheck } from '../../src/sync/drift/check';
+import { DifferenceWriter } from '../../src/sync/drift/differences';
+import { requestDriftWatch } from '../../src/sync/drift/watch';
 import { runScheduler } from '../../src/sync/scheduler';
 import { startStack, type Stack } from '../support/stack';
 import { graphAsPerson } from '../support/tamper';
@@ -31,6 +35,15 @@ describe('drift watch (local host stack)', () => {
       pages = found.pages;
     }
     return all;
+  };
+
+  /** Sends the watch a run sends when it finishes, on its own, so the emulator's meter sees the watch alone. */
+  let watches = 0;
+  const watchNow = async () => {
+    stack.emulator.state.resetMetrics();
+    await requestDriftWatch(stack.deps, definitionId, `test-${++watches}`);
+    await stack.waitForQuiet();
+    return stack.emulator.state.metrics();
   };
 
   beforeAll(async () => {
@@ -88,19 +101,111 @@ describe('drift watch (local host stack)', () => {
     expect(await reports()).toHaveLength(before);
   }, 60_000);
 
+  it('the ruSpent a watch reports is what SharePoint charged for it: one delta request (1 RU) per list', async () => {
+    const edited = await itemOf(6);
+    await graph('PATCH', `/lists/${edited.listId}/items/${edited.itemId}/fields`, { amount: 606 });
+    const charged = await watchNow();
+    const [latest] = await reports();
+    const summary = summaryOf(latest!);
+    expect(summary).toMatchObject({ mode: 'watch', watchFellBack: false, counts: { contentMismatch: 1 } });
+    expect(summary.ruSpent).toBe(charged.ru.total);
+    expect(summary.requests).toBe(charged.httpRequests);
+    expect(summary.ruSpent).toBe(2);
+  }, 60_000);
+
   it('an expired delta token (410) falls back to a quick check of every list and a new token', async () => {
     const before = await stack.state.getWatchTokens(definitionId);
     const gone = await itemOf(5);
     await graph('DELETE', `/lists/${gone.listId}/items/${gone.itemId}`);
     stack.emulator.state.expireDeltaTokens();
-    await stack.run(definitionId);
+    const charged = await watchNow();
     const [latest] = await reports();
     const summary = summaryOf(latest!);
     expect(summary).toMatchObject({ mode: 'quick', watchFellBack: true, counts: { itemsScanned: 19, missingInSharePoint: 2 } });
     expect((await differences(latest!.reportId)).map((d) => d.itemId)).toEqual(expect.arrayContaining([gone.itemId]));
+    // Per list: the refused delta, then the fallback's pages + 1 (token=latest, no items read).
+    expect(summary.requests).toBe(2 * (1 + 1 + 1));
+    expect(summary.ruSpent).toBe(2 * (1 + 1 + 2));
+    expect(summary.ruSpent).toBe(charged.ru.total);
+    expect(summary.requests).toBe(charged.httpRequests);
+    expect(charged.ru.byKind).toMatchObject({ read1: 4, readMany: 4 });
     const after = await stack.state.getWatchTokens(definitionId);
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     expect(after).not.toEqual(before);
+  }, 60_000);
+
+  it('a 410 on one list quick-checks that list alone, and its new token finds a later change in the next watch', async () => {
+    const gone = await itemOf(8);
+    const other = (await stack.state.getDefinition(definitionId))!.lists!;
+    const [expiredList, watchedList] = [gone.listId, Object.values(other).find((l) => l !== gone.listId)!];
+    await graph('DELETE', `/lists/${gone.listId}/items/${gone.itemId}`);
+    // A person's edit in the list whose token still holds: the watch must still see it.
+    const inWatched = await (async () => {
+      for (let id = 9; id <= 20; id++) {
+        const it = await itemOf(id);
+        if (it.listId === watchedList) return it;
+      }
+      throw new Error('no row in the other list');
+    })();
+    await graph('PATCH', `/lists/${inWatched.listId}/items/${inWatched.itemId}/fields`, { amount: 909 });
+    stack.emulator.state.expireDeltaTokens(expiredList);
+    const charged = await watchNow();
+    const [fallback] = await reports();
+    const summary = summaryOf(fallback!);
+    expect(summary).toMatchObject({ mode: 'watch', watchFellBack: true, fellBackLists: [expiredList], counts: { contentMismatch: 1 } });
+    const found = await differences(fallback!.reportId);
+    // Missing items are looked for in the list that was enumerated only (the other one's deletes come from its feed).
+    const missing = found.filter((d) => d.kind === 'missingInSharePoint');
+    expect(missing.map((d) => d.itemId)).toContain(gone.itemId);
+    expect(missing.every((d) => d.listId === expiredList)).toBe(true);
+    expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'missingInSharePoint', itemId: gone.itemId }), expect.objectContaining({ kind: 'contentMismatch', itemId: inWatched.itemId })]));
+    // The watched list: one delta. The expired one: the refused delta, token=latest and one page.
+    expect(summary.requests).toBe(1 + (1 + 1 + 1));
+    expect(summary.ruSpent).toBe(charged.ru.total);
+    expect(summary.requests).toBe(charged.httpRequests);
+
+    // Found by the next watch from the stored token: a person's edit in the list that fell back.
+    const later = await (async () => {
+      for (let id = 9; id <= 20; id++) {
+        const it = await itemOf(id);
+        if (it.listId === expiredList) return it;
+      }
+      throw new Error('no row in the expired list');
+    })();
+    await graph('PATCH', `/lists/${later.listId}/items/${later.itemId}/fields`, { amount: 123 });
+    const next = await watchNow();
+    const [watch] = await reports();
+    expect(watch!.reportId).not.toBe(fallback!.reportId);
+    const watched = summaryOf(watch!);
+    expect(watched).toMatchObject({ mode: 'watch', watchFellBack: false, counts: { contentMismatch: 1, missingInSharePoint: 0 } });
+    expect(await differences(watch!.reportId)).toEqual([expect.objectContaining({ kind: 'contentMismatch', itemId: later.itemId, fields: [expect.objectContaining({ field: 'amount', sharePoint: 123 })] })]);
+    expect(watched.ruSpent).toBe(2);
+    expect(watched.ruSpent).toBe(next.ru.total);
+  }, 60_000);
+
+  it('a fallback takes its new token before reading the pages, so an edit made while they are read is in the next watch', async () => {
+    const stored = (await stack.state.getDefinition(definitionId))!;
+    const mapping = stored.mapping as ResolvedMapping;
+    const real = await stack.deps.target(stored.definition.target.connectionId);
+    const edited = await itemOf(11);
+    let editedDuringPages = false;
+    // The real adapter, with a person editing row 11 just as the fallback starts paging its list.
+    const target: ListTarget = Object.assign(Object.create(real) as ListTarget, {
+      async *pageItems(...args: Parameters<ListTarget['pageItems']>) {
+        if (!editedDuringPages && args[1] === edited.listId) {
+          editedDuringPages = true;
+          await graph('PATCH', `/lists/${edited.listId}/items/${edited.itemId}/fields`, { amount: 1111 });
+        }
+        yield* real.pageItems(...args);
+      },
+    });
+    const check = (id: string) => new DriftCheck(stack.deps, stored, mapping, target, 'deep', new DifferenceWriter(stack.state, definitionId, id));
+    const fallback = await check('race-1').watch({});
+    expect(editedDuringPages).toBe(true);
+    expect(fallback.fellBackLists.sort()).toEqual(Object.values(stored.lists!).sort());
+    const next = await check('race-2').watch(fallback.tokens);
+    expect(next.fellBackLists).toEqual([]);
+    expect(next.counts).toMatchObject({ contentMismatch: 1, itemsScanned: 1 });
   }, 60_000);
 
   it('a drift schedule enqueues one check per slot, and its autoRepair repairs what the check found', async () => {

@@ -25,10 +25,15 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
     return { listId: e.listId, itemId: e.itemId! };
   };
   const check = async (mode: DriftMode) => {
+    stack.emulator.state.resetMetrics();
     const queued = await requestDriftCheck(stack.deps, definitionId, mode);
     await stack.waitForQuiet();
     const record = (await stack.state.getDriftReport(definitionId, queued.reportId))!;
     expect(record.status).toBe('done');
+    // The check's own account of what it spent is what SharePoint (the emulator's meter) charged for it.
+    const charged = stack.emulator.state.metrics();
+    const { ruSpent, requests } = summaryOf(record);
+    expect([mode, { ruSpent, requests }]).toEqual([mode, { ruSpent: charged.ru.total, requests: charged.httpRequests }]);
     const all: Difference[] = [];
     for (let page = 0; ; page++) {
       const { items, pages } = await differencesPage(stack.state, record, undefined, page);
@@ -37,11 +42,15 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
     }
     return { record, summary: summaryOf(record), all };
   };
-  const repair = async (reportId: string, actions: RepairAction[]) => {
+  const repair = async (reportId: string, actions: RepairAction[], crashes = false) => {
+    stack.emulator.state.resetMetrics();
     const queued = await requestRepair(stack.deps, definitionId, reportId, actions);
     await stack.waitForQuiet();
     const summary = summaryOf((await stack.state.getDriftReport(definitionId, reportId))!);
-    return summary.repairs.find((r) => r.repairId === queued.repairId)!;
+    const done = summary.repairs.find((r) => r.repairId === queued.repairId)!;
+    // What the repair records as spent is what SharePoint charged for it (a crashed delivery's spend is lost with it).
+    if (done.status === 'done' && !crashes) expect({ ru: done.ruSpent, requests: done.requests }).toEqual({ ru: stack.emulator.state.metrics().ru.total, requests: stack.emulator.state.metrics().httpRequests });
+    return done;
   };
   const kinds = (s: DriftSummary) => {
     const { itemsScanned: _i, ledgerEntries: _l, ...rest } = s.counts;
@@ -169,7 +178,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
           }
         },
       });
-      await repair(found.record.reportId, ['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'fixPointers', 'rewriteMismatches']);
+      await repair(found.record.reportId, ['recreateMissing', 'adoptOrphans', 'deleteOrphans', 'fixPointers', 'rewriteMismatches'], true);
       stack.rewire({ faultPoint: undefined });
       expect([point, crashed]).toEqual([point, true]);
       const again = await check('deep');

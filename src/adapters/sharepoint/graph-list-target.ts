@@ -92,6 +92,10 @@ export class GraphListTarget implements ListTarget {
     return this.reads.delta(siteId, listId, token, opts);
   }
 
+  latestDeltaToken(siteId: string, listId: string): Promise<string> {
+    return this.reads.latestDeltaToken(siteId, listId);
+  }
+
   ping(): Promise<void> {
     return this.reads.ping();
   }

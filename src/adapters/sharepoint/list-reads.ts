@@ -110,18 +110,23 @@ export class GraphListReads {
   async delta(siteId: string, listId: string, token?: string, opts: { select?: string[] } = {}): Promise<DeltaResult> {
     const start = `${listPath(siteId, listId)}/items/delta?$expand=${expandFields(opts.select)}&$top=${this.pageSize}`;
     try {
-      return await this.readDelta(start, token, false);
+      return await this.readDelta(start, token);
     } catch (error) {
-      // 410 Gone: the token expired. Graph's advice is a fresh enumeration; the caller learns
-      // through `reset` that it got a full snapshot rather than changes.
-      if (token !== undefined && graphStatusOf(error) === 410) {
-        return this.readDelta(start, undefined, true);
-      }
+      // 410 Gone: the token expired. Graph's advice is a fresh enumeration; the caller does it
+      // page by page rather than this adapter holding the whole list in memory.
+      if (token !== undefined && graphStatusOf(error) === 410) return { reset: true };
       throw error;
     }
   }
 
-  private async readDelta(start: string, token: string | undefined, reset: boolean): Promise<DeltaResult> {
+  async latestDeltaToken(siteId: string, listId: string): Promise<string> {
+    // listitem-delta: "If latest, returns empty response with latest delta token." A token is
+    // passed, so it costs what a delta with a token costs.
+    const page = await this.http.call<Json>({ method: 'GET', path: `${listPath(siteId, listId)}/items/delta?token=latest`, ru: RU_COST.read }, 'taking the latest delta token');
+    return tokenOf(page['@odata.deltaLink']);
+  }
+
+  private async readDelta(start: string, token: string | undefined): Promise<DeltaResult> {
     let path: string | undefined = token === undefined ? start : `${start}&token=${encodeURIComponent(token)}`;
     const items = new Map<string, ListItem>();
     const deleted = new Set<string>();
@@ -143,10 +148,7 @@ export class GraphListReads {
       deltaLink = typeof page['@odata.deltaLink'] === 'string' ? page['@odata.deltaLink'] : undefined;
       path = typeof next === 'string' ? this.http.relative(next) : undefined;
     }
-    if (!deltaLink) throw toSyncError({ status: 502, code: 'no_delta_link', message: 'the delta feed ended without @odata.deltaLink' }, 'reading list changes');
-    // The token alone survives a change of host (emulator port, national cloud alias).
-    const nextToken = new URL(deltaLink).searchParams.get('token') ?? deltaLink;
-    return { items: [...items.values()], deletedIds: [...deleted], nextToken, reset };
+    return { items: [...items.values()], deletedIds: [...deleted], nextToken: tokenOf(deltaLink), reset: false };
   }
 
   async ping(): Promise<void> {
@@ -169,6 +171,12 @@ export class GraphListReads {
       next = typeof link === 'string' ? this.http.relative(link) : undefined;
     }
   }
+}
+
+/** The token of a deltaLink: the token alone survives a change of host (emulator port, national cloud alias). */
+function tokenOf(deltaLink: unknown): string {
+  if (typeof deltaLink !== 'string') throw toSyncError({ status: 502, code: 'no_delta_link', message: 'the delta feed ended without @odata.deltaLink' }, 'reading list changes');
+  return new URL(deltaLink).searchParams.get('token') ?? deltaLink;
 }
 
 function clampPage(n: number): number {

@@ -23,6 +23,8 @@ const Repair = z.object({
   requestedAt: z.string(),
   finishedAt: z.string().optional(),
   repaired: z.record(z.string(), z.number()),
+  ruSpent: z.number().optional().describe('RU the repair spent at SharePoint (metered), once done'),
+  requests: z.number().int().optional().describe('Graph requests the repair sent, once done'),
   error: z.string().optional(),
 });
 export const Difference = z.object({
@@ -40,7 +42,7 @@ export const DriftReportSummary = z.object({
   reportId: z.string(),
   definitionId: z.string(),
   status: z.enum(['queued', 'running', 'done', 'failed', 'refused']),
-  /** `watch`: found by the delta watch after a run; a watch whose token expired reports as `quick` with `watchFellBack`. */
+  /** `watch`: found by the delta watch after a run; a watch in which every list's delta token had expired reports as `quick` with `watchFellBack` (some lists only: `watch` with `watchFellBack`). */
   mode: z.enum(['quick', 'deep', 'watch']),
   watchFellBack: z.boolean().optional(),
   createdAt: z.string(),

@@ -12,8 +12,8 @@ const tag = 'drift';
 
 /** A stored report as the API shows it: the record's fields beside its summary. */
 function reportView(record: DriftReportRecord) {
-  const { mode, startedAt, finishedAt, counts, ruSpent, requests, error, repairs } = summaryOf(record);
-  return { reportId: record.reportId, definitionId: record.definitionId, status: record.status, createdAt: record.createdAt, mode, startedAt, finishedAt, counts, ruSpent, requests, ...(error ? { error } : {}), repairs };
+  const { mode, watchFellBack, startedAt, finishedAt, counts, ruSpent, requests, error, repairs } = summaryOf(record);
+  return { reportId: record.reportId, definitionId: record.definitionId, status: record.status, createdAt: record.createdAt, mode, ...(watchFellBack !== undefined ? { watchFellBack } : {}), startedAt, finishedAt, counts, ruSpent, requests, ...(error ? { error } : {}), repairs };
 }
 
 export const driftRoutes: ApiRoute[] = [

@@ -3138,6 +3138,10 @@ export type operations = {
                     repaired: {
                       [key: string]: number;
                     };
+                    /** @description RU the repair spent at SharePoint (metered), once done */
+                    ruSpent?: number;
+                    /** @description Graph requests the repair sent, once done */
+                    requests?: number;
                     error?: string;
                   })[];
               })[];
@@ -3295,6 +3299,10 @@ export type operations = {
                 repaired: {
                   [key: string]: number;
                 };
+                /** @description RU the repair spent at SharePoint (metered), once done */
+                ruSpent?: number;
+                /** @description Graph requests the repair sent, once done */
+                requests?: number;
                 error?: string;
               })[];
             differences: {
@@ -3423,6 +3431,10 @@ export type operations = {
               repaired: {
                 [key: string]: number;
               };
+              /** @description RU the repair spent at SharePoint (metered), once done */
+              ruSpent?: number;
+              /** @description Graph requests the repair sent, once done */
+              requests?: number;
               error?: string;
             };
           };

@@ -157,15 +157,21 @@ export interface PageOptions {
   where?: { field: string; equals: string | number | boolean };
 }
 
-export interface DeltaResult {
-  /** Items created or changed since the token (the whole list when no token was given). */
-  items: ListItem[];
-  deletedIds: string[];
-  /** Pass to the next call to get only later changes. */
-  nextToken: string;
-  /** True when the token had expired (HTTP 410) and the result is a full enumeration instead. */
-  reset: boolean;
-}
+/**
+ * One read of a list's delta feed. With a token that had expired (HTTP 410) nothing is read:
+ * Graph's answer would be a fresh enumeration of the whole list, which the caller does its own
+ * way (page by page), after taking a new token with `latestDeltaToken`.
+ */
+export type DeltaResult =
+  | {
+      reset: false;
+      /** Items created or changed since the token (the whole list when no token was given). */
+      items: ListItem[];
+      deletedIds: string[];
+      /** Pass to the next call to get only later changes. */
+      nextToken: string;
+    }
+  | { reset: true };
 
 export interface ListTarget {
   /** `siteRef`: a Graph site id or `hostname:/server-relative-path` (e.g. `contoso.sharepoint.com:/sites/sales`). */
@@ -183,6 +189,11 @@ export interface ListTarget {
   findBySyncKey(siteId: string, listId: string, syncKeys: string[], opts?: { select?: string[] }): Promise<Map<string, ListItem>>;
   pageItems(siteId: string, listId: string, opts: PageOptions): AsyncIterable<ListItem[]>;
   delta(siteId: string, listId: string, token?: string, opts?: { select?: string[] }): Promise<DeltaResult>;
+  /**
+   * A delta token for changes from now on, without reading any item (`token=latest`, 1 RU):
+   * taken before an enumeration, so no change made while it runs is missed.
+   */
+  latestDeltaToken(siteId: string, listId: string): Promise<string>;
   /** Reachability and credentials probe for /health. */
   ping(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { contentHash } from '../../core/identity';
 import type { ResolvedMapping } from '../../core/mapping';
 import { SYNC_KEY_COLUMN, type ListItem, type ListTarget } from '../../core/ports/list-target';
 import type { StoredDefinition } from '../../core/ports/state';
+import { meterSpend } from '../../core/spend-meter';
 import type { SyncDeps } from '../deps';
 import { DifferenceWriter } from './differences';
 import { SeenIds } from './seen-ids';
@@ -19,15 +20,22 @@ import { emptyDriftCounts, type Difference, type DriftCounts, type DriftMode } f
  * learn.microsoft.com/graph/paging); the adapter clamps to the same bound.
  */
 export const DRIFT_PAGE_SIZE = 999;
-/** SharePoint's published costs: a multi-item read 2 RU, a single-item read 1 RU, a write 2 RU. */
-export const RU = { list: 2, read: 1, write: 2 } as const;
 /** Differences that need the source (or a second Graph look) are settled in rounds of this many. */
 const RESOLVE_ROUND = 2000;
 
 export interface CheckOutcome {
   counts: DriftCounts;
+  /** What the check's own Graph requests cost, as the adapter's limiter charged them (core/spend-meter). */
   ruSpent: number;
+  /** HTTP requests the check sent to Graph (a `$batch` envelope counts one). */
   requests: number;
+}
+
+export interface WatchOutcome extends CheckOutcome {
+  /** The delta token to read on from next time, per list. */
+  tokens: Record<string, string>;
+  /** Lists whose token had expired (410) or did not exist yet: quick-checked instead. */
+  fellBackLists: string[];
 }
 
 /** A pointer question settled after the list pass: the item carrying `identityHash` is not the one the ledger names. */
@@ -40,8 +48,6 @@ interface Misplaced {
 
 export class DriftCheck {
   private readonly counts = emptyDriftCounts();
-  private ruSpent = 0;
-  private requests = 0;
   private readonly seen = new Map<string, SeenIds>();
   /** Hashes whose ledger entry is explained by another difference (pointsElsewhere), so not also missing. */
   private readonly explained = new Set<string>();
@@ -66,74 +72,81 @@ export class DriftCheck {
     return [...(this.mapping.title ? ['Title'] : []), ...this.mapping.fields.map((f) => f.target)];
   }
 
+  private get lists(): string[] {
+    return [...new Set(Object.values(this.stored.lists ?? {}))];
+  }
+
   async run(): Promise<CheckOutcome> {
-    const lists = [...new Set(Object.values(this.stored.lists ?? {}))];
-    const select = this.mode === 'deep' ? [SYNC_KEY_COLUMN, ...this.mappedFields] : [SYNC_KEY_COLUMN];
-    for (const listId of lists) {
-      const seen = new SeenIds();
-      this.seen.set(listId, seen);
-      // Paged by id (Graph's own order); no filter, so no list-view threshold applies.
-      for await (const page of this.target.pageItems(this.def.target.siteId, listId, { select, pageSize: DRIFT_PAGE_SIZE })) {
-        this.spend(RU.list);
-        for (const item of page) seen.add(item.id);
-        await this.comparePage(listId, page);
-      }
-    }
-    await this.settleMisplaced();
-    await this.settleUnknownKeys();
-    await this.settleMismatches();
-    await this.findMissing(new Set(lists));
-    await this.out.flush();
-    Object.assign(this.counts, this.out.counts);
-    return { counts: this.counts, ruSpent: this.ruSpent, requests: this.requests };
+    const { result: counts, spend } = await meterSpend(async () => {
+      for (const listId of this.lists) await this.scanList(listId, this.mode === 'deep');
+      await this.settle();
+      await this.findMissing(new Set(this.lists));
+      return this.finish();
+    });
+    return { counts, ruSpent: spend.ru, requests: spend.requests };
   }
 
   /**
    * The watch pass (DESIGN §7): each list's delta feed since its token. Changed items are
    * compared like a deep check's page: one whose mapped content still hashes to the ledger's is
    * our own write (or an edit undone), so only people's changes are reported. A deleted item the
-   * ledger still names is missing; one it no longer names was our own delete. Returns null when
-   * a token had expired or did not exist yet: the caller then runs a quick check.
+   * ledger still names is missing; one it no longer names was our own delete.
+   *
+   * A list whose token expired (410) or that has none yet is quick-checked instead, page by page:
+   * its new token is taken first (`token=latest`, 1 RU), so a change made while the pages are
+   * read is in the next watch's feed rather than lost between the two.
    */
-  async watch(tokens: Readonly<Record<string, string>>): Promise<(CheckOutcome & { tokens: Record<string, string> }) | { fullCheckNeeded: true; tokens: Record<string, string> }> {
-    const lists = [...new Set(Object.values(this.stored.lists ?? {}))];
-    const select = [SYNC_KEY_COLUMN, ...this.mappedFields];
+  async watch(tokens: Readonly<Record<string, string>>): Promise<WatchOutcome> {
     const next: Record<string, string> = {};
-    const feeds: Array<{ listId: string; items: ListItem[]; deletedIds: string[] }> = [];
-    let fullCheckNeeded = false;
-    for (const listId of lists) {
-      const token = tokens[listId];
-      const feed = await this.target.delta(this.def.target.siteId, listId, token, { select });
-      next[listId] = feed.nextToken;
-      if (token === undefined || feed.reset) fullCheckNeeded = true;
-      else {
-        // With a token Graph charges 1 RU a request; the feed pages at most DRIFT_PAGE_SIZE changes.
-        for (let n = 0; n < Math.max(1, Math.ceil((feed.items.length + feed.deletedIds.length) / DRIFT_PAGE_SIZE)); n++) this.spend(RU.read);
-        feeds.push({ listId, items: feed.items, deletedIds: feed.deletedIds });
+    const fellBackLists: string[] = [];
+    const { result: counts, spend } = await meterSpend(async () => {
+      const select = [SYNC_KEY_COLUMN, ...this.mappedFields];
+      for (const listId of this.lists) {
+        const token = tokens[listId];
+        const feed = token === undefined ? ({ reset: true } as const) : await this.target.delta(this.def.target.siteId, listId, token, { select });
+        if (feed.reset) {
+          fellBackLists.push(listId);
+          continue;
+        }
+        next[listId] = feed.nextToken;
+        for (let at = 0; at < feed.items.length; at += DRIFT_PAGE_SIZE) await this.comparePage(listId, feed.items.slice(at, at + DRIFT_PAGE_SIZE), true);
+        for (let at = 0; at < feed.deletedIds.length; at += RESOLVE_ROUND) {
+          const named = await this.deps.state.getLedgerByItems(this.def.id, listId, feed.deletedIds.slice(at, at + RESOLVE_ROUND));
+          await this.addWithKeys([...named.values()].map((e) => ({ kind: 'missingInSharePoint', listId, itemId: e.itemId!, identityHash: e.identityHash })));
+        }
       }
+      for (const listId of fellBackLists) next[listId] = await this.target.latestDeltaToken(this.def.target.siteId, listId);
+      for (const listId of fellBackLists) await this.scanList(listId, false);
+      await this.settle();
+      if (fellBackLists.length) await this.findMissing(new Set(fellBackLists));
+      return this.finish();
+    });
+    return { counts, ruSpent: spend.ru, requests: spend.requests, tokens: next, fellBackLists };
+  }
+
+  /** Pages through one list (Graph's own order, by id; no filter, so no list-view threshold applies). */
+  private async scanList(listId: string, compareContent: boolean): Promise<void> {
+    const seen = new SeenIds();
+    this.seen.set(listId, seen);
+    const select = compareContent ? [SYNC_KEY_COLUMN, ...this.mappedFields] : [SYNC_KEY_COLUMN];
+    for await (const page of this.target.pageItems(this.def.target.siteId, listId, { select, pageSize: DRIFT_PAGE_SIZE })) {
+      for (const item of page) seen.add(item.id);
+      await this.comparePage(listId, page, compareContent);
     }
-    if (fullCheckNeeded) return { fullCheckNeeded, tokens: next };
-    for (const { listId, items, deletedIds } of feeds) {
-      for (let at = 0; at < items.length; at += DRIFT_PAGE_SIZE) await this.comparePage(listId, items.slice(at, at + DRIFT_PAGE_SIZE));
-      for (let at = 0; at < deletedIds.length; at += RESOLVE_ROUND) {
-        const named = await this.deps.state.getLedgerByItems(this.def.id, listId, deletedIds.slice(at, at + RESOLVE_ROUND));
-        await this.addWithKeys([...named.values()].map((e) => ({ kind: 'missingInSharePoint', listId, itemId: e.itemId!, identityHash: e.identityHash })));
-      }
-    }
+  }
+
+  private async settle(): Promise<void> {
     await this.settleMisplaced();
     await this.settleUnknownKeys();
     await this.settleMismatches();
+  }
+
+  private async finish(): Promise<DriftCounts> {
     await this.out.flush();
-    Object.assign(this.counts, this.out.counts);
-    return { counts: this.counts, ruSpent: this.ruSpent, requests: this.requests, tokens: next };
+    return Object.assign(this.counts, this.out.counts);
   }
 
-  private spend(ru: number): void {
-    this.ruSpent += ru;
-    this.requests++;
-  }
-
-  private async comparePage(listId: string, page: ListItem[]): Promise<void> {
+  private async comparePage(listId: string, page: ListItem[], compareContent: boolean): Promise<void> {
     this.counts.itemsScanned += page.length;
     const keyOf = (item: ListItem) => (typeof item.fields[SYNC_KEY_COLUMN] === 'string' && item.fields[SYNC_KEY_COLUMN] !== '' ? (item.fields[SYNC_KEY_COLUMN] as string) : null);
     const byHash = await this.deps.state.getLedger(this.def.id, page.map(keyOf).filter((k): k is string => k !== null));
@@ -150,7 +163,7 @@ export class DriftCheck {
         continue;
       }
       if (entry.listId === listId && entry.itemId === item.id) {
-        if (this.mode === 'deep' && contentHash(this.pick(item)) !== entry.contentHash) {
+        if (compareContent && contentHash(this.pick(item)) !== entry.contentHash) {
           this.mismatchCandidates.set(key, { listId, item });
           if (this.mismatchCandidates.size >= RESOLVE_ROUND) await this.settleMismatches();
         }
@@ -186,7 +199,6 @@ export class DriftCheck {
         const carriers: string[] = [];
         // Filtered on the indexed SyncKey column: legal past the list-view threshold.
         for await (const page of this.target.pageItems(this.def.target.siteId, named.listId, { select: [SYNC_KEY_COLUMN], where: { field: SYNC_KEY_COLUMN, equals: key } })) {
-          this.spend(RU.list);
           carriers.push(...page.map((i) => i.id));
         }
         ledgerItemHoldsKey = carriers.includes(named.itemId);

@@ -1,3 +1,4 @@
+import { meterSpend } from '../../core/spend-meter';
 import { randomUUID } from 'node:crypto';
 import { configError, describe, isSyncError } from '../../core/errors';
 import type { ResolvedMapping } from '../../core/mapping';
@@ -67,16 +68,18 @@ export async function handleDriftRepair(deps: SyncDeps, msg: DriftRepairMessage)
     const ctx = new RepairContext(deps, stored, stored.mapping as ResolvedMapping, await deps.target(stored.definition.target.connectionId));
     const { counts, pageSize } = summaryOf(record);
     const repaired: Partial<Record<RepairAction, number>> = {};
-    for (const action of msg.actions) {
-      const kind = ACTION_KIND[action];
-      repaired[action] = 0;
-      for await (const page of readDifferences(state, msg.definitionId, msg.reportId, kind, counts[kind], pageSize)) {
-        const todo = page.filter((d) => actionApplies(action, d));
-        if (todo.length) repaired[action]! += await REPAIRS[action](ctx, todo);
+    const { spend } = await meterSpend(async () => {
+      for (const action of msg.actions) {
+        const kind = ACTION_KIND[action];
+        repaired[action] = 0;
+        for await (const page of readDifferences(state, msg.definitionId, msg.reportId, kind, counts[kind], pageSize)) {
+          const todo = page.filter((d) => actionApplies(action, d));
+          if (todo.length) repaired[action]! += await REPAIRS[action](ctx, todo);
+        }
       }
-    }
-    await save({ status: 'done', finishedAt: deps.now().toISOString(), repaired });
-    deps.log.info('drift repair done', { definitionId: msg.definitionId, reportId: msg.reportId, repaired });
+    });
+    await save({ status: 'done', finishedAt: deps.now().toISOString(), repaired, ruSpent: spend.ru, requests: spend.requests });
+    deps.log.info('drift repair done', { definitionId: msg.definitionId, reportId: msg.reportId, repaired, ruSpent: spend.ru });
   } catch (error) {
     if (!isSyncError(error) || error.transient) throw error; // redelivered: every step re-reads the ledger, so a repeat is safe
     await save({ status: 'failed', finishedAt: deps.now().toISOString(), error: describe(error) });

@@ -57,18 +57,25 @@ export interface RepairRecord {
   finishedAt?: string;
   /** Differences each action fixed. */
   repaired: Partial<Record<RepairAction, number>>;
+  /** RU and Graph requests the repair spent (metered), once done; by the delivery that finished it (a crashed one's spend is lost with it). */
+  ruSpent?: number;
+  requests?: number;
   error?: string;
 }
 
 /** The JSON kept in `DriftReportRecord.report`. */
 export interface DriftSummary {
   mode: ReportMode;
-  /** A watch whose delta token had expired (410) or did not exist yet, so a quick check of every list ran instead. */
+  /**
+   * A watch in which some list's delta token had expired (410) or did not exist yet, so that
+   * list was quick-checked instead (`fellBackLists`). With every list so, `mode` is `quick`.
+   */
   watchFellBack?: boolean;
+  fellBackLists?: string[];
   startedAt: string | null;
   finishedAt: string | null;
   counts: DriftCounts;
-  /** SharePoint resource units the check's own requests cost, at Microsoft's published rates. */
+  /** SharePoint resource units the check's own Graph requests cost, metered as the adapter sent them (throttled attempts included). */
   ruSpent: number;
   requests: number;
   /** Differences per stored page. */

@@ -3,7 +3,7 @@ import type { ResolvedMapping } from '../../core/mapping';
 import type { DriftWatchMessage } from '../../core/messages';
 import { QUEUES } from '../../core/ports/bus';
 import { runLeaseName, type SyncDeps } from '../deps';
-import { DriftCheck, type CheckOutcome } from './check';
+import { DriftCheck } from './check';
 import { DifferenceWriter, DIFFERENCES_PAGE_SIZE } from './differences';
 import { driftLeaseHolder } from './handle-check';
 import { DIFFERENCE_KINDS, type DriftSummary } from './types';
@@ -35,15 +35,26 @@ export async function handleDriftWatch(deps: SyncDeps, msg: DriftWatchMessage): 
     const mapping = stored.mapping as ResolvedMapping;
     const reportId = msg.watchId;
     const writer = new DifferenceWriter(state, msg.definitionId, reportId);
-    const watched = await new DriftCheck(deps, stored, mapping, target, 'deep', writer).watch(await state.getWatchTokens(msg.definitionId));
-    const fellBack = 'fullCheckNeeded' in watched;
-    // 410 (or no token yet): Graph's answer is a fresh enumeration; ours is a quick check, with the new tokens stored for next time.
-    const outcome: CheckOutcome = fellBack ? await new DriftCheck(deps, stored, mapping, target, 'quick', writer).run() : watched;
-    await state.putWatchTokens(msg.definitionId, watched.tokens);
+    const outcome = await new DriftCheck(deps, stored, mapping, target, 'deep', writer).watch(await state.getWatchTokens(msg.definitionId));
+    await state.putWatchTokens(msg.definitionId, outcome.tokens);
+    const fellBack = outcome.fellBackLists.length > 0;
+    // Every list quick-checked (all tokens expired, or the first watch): the report is that quick check.
+    const everyList = outcome.fellBackLists.length === Object.keys(outcome.tokens).length;
     const found = DIFFERENCE_KINDS.some((k) => outcome.counts[k] > 0);
-    deps.log.info('drift watch done', { definitionId: msg.definitionId, afterRunId: msg.afterRunId, fellBack, counts: outcome.counts });
+    deps.log.info('drift watch done', { definitionId: msg.definitionId, afterRunId: msg.afterRunId, fellBackLists: outcome.fellBackLists, counts: outcome.counts, ruSpent: outcome.ruSpent, requests: outcome.requests });
     if (!found) return;
-    const summary: DriftSummary = { mode: fellBack ? 'quick' : 'watch', watchFellBack: fellBack, startedAt, finishedAt: deps.now().toISOString(), counts: outcome.counts, ruSpent: outcome.ruSpent, requests: outcome.requests, pageSize: DIFFERENCES_PAGE_SIZE, repairs: [] };
+    const summary: DriftSummary = {
+      mode: fellBack && everyList ? 'quick' : 'watch',
+      watchFellBack: fellBack,
+      ...(fellBack ? { fellBackLists: outcome.fellBackLists } : {}),
+      startedAt,
+      finishedAt: deps.now().toISOString(),
+      counts: outcome.counts,
+      ruSpent: outcome.ruSpent,
+      requests: outcome.requests,
+      pageSize: DIFFERENCES_PAGE_SIZE,
+      repairs: [],
+    };
     await state.putDriftReport({ definitionId: msg.definitionId, reportId, createdAt: startedAt, status: 'done', report: summary });
   } finally {
     await state.releaseLease(lease, holder);

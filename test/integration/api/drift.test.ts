@@ -28,6 +28,7 @@ beforeAll(async () => {
   await state.putDefinition({ ...stored, mapping: { key: ['id'] }, lists: { Orders: 'list-1' } }, { ifMatch: stored.etag });
   await state.putDriftReport({ definitionId: 'synced', reportId: 'older', createdAt: '2025-01-01T00:00:00.000Z', status: 'done', report: summary(3) });
   await state.putDriftReport({ definitionId: 'synced', reportId: 'newer', createdAt: '2025-01-02T00:00:00.000Z', status: 'done', report: summary(0) });
+  await state.putDriftReport({ definitionId: 'synced', reportId: 'watched', createdAt: '2025-01-03T00:00:00.000Z', status: 'done', report: { ...summary(1), mode: 'watch', watchFellBack: true, fellBackLists: ['list-1'] } });
   for (const page of [0, 1]) {
     const items = [0, 1].slice(0, page === 0 ? 2 : 1).map((n) => ({ kind: 'missingInSharePoint', listId: 'list-1', itemId: String(page * 2 + n + 1), identityHash: String(n).repeat(64) }));
     await state.putDriftDifferences({ definitionId: 'synced', reportId: 'older', kind: 'missingInSharePoint', page, items });
@@ -66,6 +67,12 @@ describe('drift through the API', () => {
     expect(first.body.differences.items.map((d: { itemId: string }) => d.itemId)).toEqual(['1', '2']);
     const second = await api.call('GET', '/definitions/synced/drift/older?page=1');
     expect(second.body.differences.items.map((d: { itemId: string }) => d.itemId)).toEqual(['3']);
+  });
+
+  it('a watch report says whether a list fell back to a quick check (its delta token had expired)', async () => {
+    const watched = await api.call('GET', '/definitions/synced/drift/watched');
+    expect(watched.body).toMatchObject({ mode: 'watch', watchFellBack: true });
+    expect((await api.call('GET', '/definitions/synced/drift/older')).body).not.toHaveProperty('watchFellBack');
   });
 
   it('a dry-run repair says what each action would do and queues nothing', async () => {

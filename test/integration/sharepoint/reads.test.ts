@@ -80,8 +80,8 @@ describe('delta', () => {
   it('returns every item first, then only what changed, with deletions', async () => {
     const listId = await listWith('Delta', 5);
     const first = await h.target.delta(h.siteId, listId, undefined, { select: ['Title', SYNC_KEY_COLUMN] });
+    if (first.reset) throw new Error('a first enumeration cannot have expired');
     expect(first.items).toHaveLength(5);
-    expect(first.reset).toBe(false);
 
     const [created] = await h.target.writeItems(h.siteId, listId, [{ opId: 'new', kind: 'create', fields: { [SYNC_KEY_COLUMN]: key(99), Title: 'new' } }]);
     await h.target.writeItems(h.siteId, listId, [
@@ -89,7 +89,7 @@ describe('delta', () => {
       { opId: 'del', kind: 'delete', itemId: first.items[1]!.id },
     ]);
     const next = await h.target.delta(h.siteId, listId, first.nextToken, { select: ['Title'] });
-    expect(next.reset).toBe(false);
+    if (next.reset) throw new Error('the token was fresh');
     expect(next.items.map((i) => i.id).sort()).toEqual([first.items[0]!.id, created!.ok ? created!.itemId : ''].sort());
     expect(next.items.find((i) => i.id === first.items[0]!.id)?.fields.Title).toBe('changed');
     expect(next.deletedIds).toEqual([first.items[1]!.id]);
@@ -98,12 +98,24 @@ describe('delta', () => {
     expect(quiet).toMatchObject({ items: [], deletedIds: [], reset: false });
   });
 
-  it('an expired token (410) starts a fresh enumeration and says so', async () => {
+  it('an expired token (410) reads no item and says so; the latest token then sees only later changes, at 1 RU', async () => {
     const listId = await listWith('Delta expired', 3);
     const first = await h.target.delta(h.siteId, listId);
+    if (first.reset) throw new Error('a first enumeration cannot have expired');
     h.emulator.state.expireDeltaTokens(listId);
-    const again = await h.target.delta(h.siteId, listId, first.nextToken);
-    expect(again.reset).toBe(true);
-    expect(again.items).toHaveLength(3);
+    h.emulator.state.resetMetrics();
+    expect(await h.target.delta(h.siteId, listId, first.nextToken)).toEqual({ reset: true });
+    // The refused request only: no enumeration of the list behind the caller's back.
+    expect(h.emulator.state.metrics()).toMatchObject({ httpRequests: 1, ru: { total: 1 } });
+
+    h.emulator.state.resetMetrics();
+    const latest = await h.target.latestDeltaToken(h.siteId, listId);
+    expect(h.emulator.state.metrics()).toMatchObject({ httpRequests: 1, ru: { total: 1 } });
+    const quiet = await h.target.delta(h.siteId, listId, latest);
+    expect(quiet).toMatchObject({ reset: false, items: [], deletedIds: [] });
+    const [created] = await h.target.writeItems(h.siteId, listId, [{ opId: 'later', kind: 'create', fields: { [SYNC_KEY_COLUMN]: key(77), Title: 'later' } }]);
+    const later = await h.target.delta(h.siteId, listId, latest);
+    if (later.reset) throw new Error('the latest token was fresh');
+    expect(later.items.map((i) => i.id)).toEqual([created!.ok ? created!.itemId : 'not created']);
   });
 });
