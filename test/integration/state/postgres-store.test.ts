@@ -110,6 +110,24 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('migration 11 gives runs recorded before it an RU counter of 0 that increments, and adds the plan pages', async () => {
+    const schemaF = `${schema}_p`;
+    const before = new PostgresStateStore({ url, schema: schemaF, poolMax: 1, migrations: POSTGRES_MIGRATIONS.filter((m) => m.version < 11) });
+    const after = new PostgresStateStore({ url, schema: schemaF, poolMax: 1 });
+    try {
+      await before.init();
+      await client.query(`INSERT INTO "${schemaF}".runs (run_id, definition_id, mode, run_trigger, status, started_at, listed_at) VALUES ('run-old', 'def-a', 'dryRun', 'manual', 'succeeded', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`);
+      await after.init();
+      expect((await after.getRun('run-old'))?.ruSpent).toBe(0);
+      expect((await after.incrementRun('run-old', { ruSpent: 7 })).ruSpent).toBe(7);
+      await after.putRunPlanPage({ runId: 'run-old', list: 'Orders', op: 'create', page: 0, items: [{ key: [1] }] });
+      expect(await after.getRunPlanPage('run-old', 'Orders', 'create', 0)).toEqual([{ key: [1] }]);
+    } finally {
+      await after.dropSchema();
+      await Promise.all([before.close(), after.close()]);
+    }
+  });
+
   it('a schema name that is not a plain identifier is refused before any SQL runs', () => {
     expect(() => new PostgresStateStore({ url, schema: 'x"; drop table y; --' })).toThrow(/schema/);
   });
