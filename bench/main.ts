@@ -6,6 +6,7 @@ import { startAzurite, startPostgres, type AzuriteHandle, type PostgresHandle } 
 import { benchBaseline, type BaselineResult } from './baseline';
 import { benchGraph, type GraphBenchResult } from './graph';
 import { benchPipeline, type PipelineBenchResult } from './pipeline';
+import { benchScale, type ScaleBenchResult } from './scale';
 import { benchScaleOut, type ScaleOutBenchResult } from './scale-out';
 import { benchState } from './state';
 
@@ -24,8 +25,8 @@ import { benchState } from './state';
  * never filled with a made-up number.
  */
 
-type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline';
-const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline'];
+type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline' | 'scale';
+const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline', 'scale'];
 
 interface Args {
   only: Part[];
@@ -53,7 +54,7 @@ function parseArgs(argv: string[]): Args {
       args.only = parts as Part[];
     } else if (a === '--out' || a.startsWith('--out=')) args.out = value('--out');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
+      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline,scale] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -200,6 +201,20 @@ function pipelineRows(p: PipelineBenchResult): Row[] {
   return rows;
 }
 
+function scaleRows(s: ScaleBenchResult): Row[] {
+  const rows: Row[] = [
+    { figure: `peak RSS at ${fmt(s.sizes[0])} rows`, value: s.rss100kMb, unit: 'MB' },
+    { figure: `peak RSS at ${fmt(s.sizes[1])} rows`, value: s.rss1mMb, unit: 'MB' },
+    { figure: 'RSS ratio (large ÷ small)', value: s.rssRatio, target: '≤ 1.3', check: atMost(s.rssRatio, 1.3) },
+  ];
+  for (const m of s.measurements) {
+    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: peak RSS`, value: m.peakRssMb, unit: `MB (idle ${m.idleRssMb}, heap ≤ ${m.peakHeapUsedMb})` });
+    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: planned in`, value: m.planSeconds, unit: `s${m.mode === 'dryRun' ? '' : m.drained ? `, run closed in ${m.runSeconds} s, ${m.itemsWritten} items` : `, bench stopped after planning (${m.itemsWritten} items written by then)`}` });
+  }
+  for (const [mode, r] of Object.entries(s.byMode)) rows.push({ figure: `  ${mode}: RSS ratio`, value: r.ratio, target: '≤ 1.3', check: atMost(r.ratio, 1.3) });
+  return rows;
+}
+
 const BASELINE_TARGETS: Record<string, { wall: number; ruZero?: boolean }> = {
   initialLoad: { wall: 0.95 },
   idle: { wall: 0.5, ruZero: true },
@@ -245,7 +260,7 @@ async function main(): Promise<void> {
 
   let azurite: AzuriteHandle | undefined;
   let pg: PostgresHandle | undefined;
-  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline');
+  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline') || args.only.includes('scale');
   try {
     if (needPg) {
       pg = await startPostgres({ preferUrl: process.env.BENCH_PG_URL });
@@ -337,6 +352,25 @@ async function main(): Promise<void> {
         tables.push([`baseline (full compare over fetch vs ours, ${figures.budgetRuPerMinute} RU/min, 200k pair at ${figures.bigBudgetRuPerMinute}; ${figures.latencyMs} + ${figures.latencyJitterMs} ms)`, baselineRows(figures)]);
       }
       durations.baseline = Math.round((Date.now() - t) / 100) / 10;
+    }
+    if (args.only.includes('scale')) {
+      const t = Date.now();
+      const override = process.env.BENCH_SCALE_ROWS?.split(',').map((n) => Number(n.trim()));
+      const sizes: [number, number] = override?.length === 2 && override.every((n) => Number.isInteger(n) && n > 0) ? [override[0]!, override[1]!] : args.quick ? [10_000, 100_000] : [100_000, 1_000_000];
+      log(`scale: peak RSS of a planning process at ${sizes.join(' and ')} rows (dry run and real run)…`);
+      try {
+        const s = await benchScale({ pgUrl: pg!.url, sizes, drainLarge: process.env.BENCH_SCALE_DRAIN === '1', log });
+        const { errors: scaleErrors, ...figures } = s;
+        for (const [k, v] of Object.entries(scaleErrors ?? {})) errors[`scale.${k}`] = v;
+        if ('rssRatio' in figures) {
+          result.scale = figures;
+          tables.push([`scale (planning process RSS; ${sizes[0]} vs ${sizes[1]} rows; emulator ${figures.emulatorBudgetRuPerMinute} RU/min, limiter ${figures.limiterBudgetRuPerMinute} RU/min)`, scaleRows(figures as ScaleBenchResult)]);
+        }
+      } catch (error) {
+        errors.scale = error instanceof Error ? error.message : String(error);
+        log(`scale failed: ${errors.scale}`);
+      }
+      durations.scale = Math.round((Date.now() - t) / 100) / 10;
     }
   } finally {
     await azurite?.stop().catch(() => undefined);
