@@ -359,7 +359,8 @@ async function main(): Promise<void> {
       const sizes: [number, number] = override?.length === 2 && override.every((n) => Number.isInteger(n) && n > 0) ? [override[0]!, override[1]!] : args.quick ? [10_000, 100_000] : [100_000, 1_000_000];
       log(`scale: peak RSS of a planning process at ${sizes.join(' and ')} rows (dry run and real run)…`);
       try {
-        const s = await benchScale({ pgUrl: pg!.url, sizes, drainLarge: process.env.BENCH_SCALE_DRAIN === '1', log });
+        const modes = process.env.BENCH_SCALE_MODES ? (process.env.BENCH_SCALE_MODES.split(',') as Array<'dryRun' | 'real'>) : undefined;
+        const s = await benchScale({ pgUrl: pg!.url, sizes, modes, drainLarge: process.env.BENCH_SCALE_DRAIN === '1', log });
         const { errors: scaleErrors, ...figures } = s;
         for (const [k, v] of Object.entries(scaleErrors ?? {})) errors[`scale.${k}`] = v;
         if ('rssRatio' in figures) {

@@ -2,6 +2,7 @@ import type { FinalizeMessage, RunMessage } from '../../core/messages';
 import type { SyncDefinition } from '../../core/definitions';
 import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
+import { IdentitySet } from '../../core/identity-set';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
@@ -44,7 +45,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
-  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
+  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new IdentitySet() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
