@@ -196,6 +196,15 @@ function pipelineRows(p: PipelineBenchResult): Row[] {
       { figure: 'idle setup load (not measured)', value: d.setup.seconds, unit: 's' },
     );
   }
+  const u = p.updateBytesPerRow;
+  if (u) {
+    rows.push(
+      { figure: `update: PATCH bytes / row, all ${u.mappedFields} fields (before)`, value: u.allFields, unit: 'B' },
+      { figure: `update: PATCH bytes / row, changed field only`, value: u.changedFields, unit: 'B' },
+      { figure: 'update: changed ÷ all', value: u.ratio, target: '< 1', check: { pass: u.ratio < 1 } },
+      { figure: 'update: rows updated / table rows', value: u.updatedRows, unit: `/ ${u.tableRows}` },
+    );
+  }
   if (p.cpuMicrosPerRow !== undefined) rows.push({ figure: 'CPU / row planned (full run)', value: p.cpuMicrosPerRow, unit: 'µs', target: '≤ 50', check: atMost(p.cpuMicrosPerRow, 50) });
   if (d && d.full.cpuMicrosPerRowNetOfIdle !== null) rows.push({ figure: '  net of idle polling', value: d.full.cpuMicrosPerRowNetOfIdle, unit: 'µs', target: '≤ 50', check: atMost(d.full.cpuMicrosPerRowNetOfIdle, 50) });
   return rows;
@@ -209,7 +218,7 @@ function scaleRows(s: ScaleBenchResult): Row[] {
   ];
   for (const m of s.measurements) {
     rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: peak RSS`, value: m.peakRssMb, unit: `MB (idle ${m.idleRssMb}, heap ≤ ${m.peakHeapUsedMb})` });
-    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: planned in`, value: m.planSeconds, unit: `s${m.mode === 'dryRun' ? '' : m.drained ? `, run closed in ${m.runSeconds} s, ${m.itemsWritten} items` : `, bench stopped after planning (${m.itemsWritten} items written by then)`}` });
+    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: planned in`, value: m.planSeconds, unit: `s${m.mode === 'dryRun' ? '' : `, run closed in ${m.runSeconds} s, ${fmt(m.itemsWritten)} items created`}` });
   }
   for (const [mode, r] of Object.entries(s.byMode)) rows.push({ figure: `  ${mode}: RSS ratio`, value: r.ratio, target: '≤ 1.3', check: atMost(r.ratio, 1.3) });
   return rows;
@@ -308,6 +317,9 @@ async function main(): Promise<void> {
         pgUrl: pg!.url,
         initialRows: args.quick ? 4_000 : 20_000,
         idleRows: args.quick ? 20_000 : Number(process.env.BENCH_IDLE_ROWS ?? 200_000),
+        parts: process.env.BENCH_PIPELINE_PARTS ? (process.env.BENCH_PIPELINE_PARTS.split(',') as Array<'initialLoad' | 'idleRun' | 'update'>) : undefined,
+        updateRows: args.quick ? 1_000 : 4_000,
+        updatedRows: args.quick ? 500 : 2_000,
         stateStore: args.pipelineState,
         log,
       });
@@ -360,7 +372,7 @@ async function main(): Promise<void> {
       log(`scale: peak RSS of a planning process at ${sizes.join(' and ')} rows (dry run and real run)…`);
       try {
         const modes = process.env.BENCH_SCALE_MODES ? (process.env.BENCH_SCALE_MODES.split(',') as Array<'dryRun' | 'real'>) : undefined;
-        const s = await benchScale({ pgUrl: pg!.url, sizes, modes, drainLarge: process.env.BENCH_SCALE_DRAIN === '1', log });
+        const s = await benchScale({ pgUrl: pg!.url, sizes, modes, liveEvery: process.env.BENCH_SCALE_LIVE_EVERY ? Number(process.env.BENCH_SCALE_LIVE_EVERY) : undefined, log });
         const { errors: scaleErrors, ...figures } = s;
         for (const [k, v] of Object.entries(scaleErrors ?? {})) errors[`scale.${k}`] = v;
         if ('rssRatio' in figures) {

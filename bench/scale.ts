@@ -25,12 +25,15 @@ import { newRunMessage } from '../src/sync/plan-run';
  *
  * - `dryRun`: a dry run over the whole table (no writes; every row mapped, hashed, routed and
  *   looked up in the ledger).
- * - `real`: a first run that creates every row in the Graph emulator at a raised budget. Writers
- *   (`syncWrites`, `syncMoves`) run in a second child process, as another instance would on
- *   Azure, so the planner's figure does not include the writers' HTTP traffic. At the large size
- *   the bench stops once the planner has fanned out every page (the run is `writing`), unless
- *   BENCH_SCALE_DRAIN=1: writing a million items into the emulator on this machine takes longer
- *   than the part's time box, and the planner's memory is settled by then (see bench/README.md).
+ * - `real`: a first run against the Graph emulator at a raised budget, on the same table with a
+ *   soft-delete column: 1 % of the rows are live (BENCH_SCALE_LIVE_EVERY, default every 100th),
+ *   the rest flagged deleted and never synced. The planner reads, maps, hashes, routes and looks
+ *   up every row, provisions the shard lists over Graph and fans each page's creates out to the
+ *   real write queue. Writers (`syncWrites`, `syncMoves`) run in a second child process, as
+ *   another instance would on Azure, started once the planner has fanned out every page (on two
+ *   shared cores they would otherwise slow planning several-fold); the planner finalizes the run
+ *   when the last batch settles, and its RSS is sampled until the run is closed. Creating every
+ *   one of a million rows would spend ~10 minutes in Azurite's queue alone on this machine.
  *
  * Peak RSS is the kernel's high-water mark (`VmHWM` in /proc/self/status) of the child, cross-
  * checked by sampling `process.memoryUsage().rss` every 25 ms.
@@ -41,8 +44,8 @@ export interface ScaleBenchOptions {
   /** Small and large table sizes (default 100,000 and 1,000,000). */
   sizes?: [number, number];
   modes?: ScaleMode[];
-  /** Also drain the large real run's writes (slow). */
-  drainLarge?: boolean;
+  /** The real run's live rows: every `liveEvery`-th row (default 100: 1 %); the rest are soft-deleted. */
+  liveEvery?: number;
   log?: (line: string) => void;
 }
 
@@ -67,9 +70,10 @@ export interface ScaleMeasurement {
   phase: string | null;
   counts: RunCounts;
   batchesExpected: number;
-  /** Items in the emulator's lists when the measurement ended. */
+  /** Rows the run should create: all rows on a dry run, the live rows on a real run. */
+  liveRows: number;
+  /** Items in the emulator's lists when the run closed. */
   itemsWritten: number;
-  drained: boolean;
 }
 
 export interface ScaleBenchResult {
@@ -84,6 +88,8 @@ export interface ScaleBenchResult {
   limiterBudgetRuPerMinute: number;
   latencyMs: number;
   pageSize: number;
+  /** Share of the real run's rows that are live (written); the rest are soft-deleted and never synced. */
+  realLiveShare: number;
   errors?: Record<string, string>;
 }
 
@@ -101,8 +107,6 @@ interface ChildConfig {
   stateSchema: string;
   definitionId: string;
   mode: 'dryRun' | 'incremental';
-  /** Planner: stop once the run has fanned out every page, without waiting for it to close. */
-  stopAfterPlanning: boolean;
 }
 type ToChild = { type: 'start'; config: ChildConfig } | { type: 'go' } | { type: 'stop' };
 type FromChild =
@@ -121,7 +125,8 @@ interface PlannerReport {
   run: RunRecord;
 }
 
-async function createTable(pg: Client, schema: string, rows: number): Promise<string> {
+/** `archived` is false on every `liveEvery`-th row (the real run's live rows), true elsewhere. */
+async function createTable(pg: Client, schema: string, rows: number, liveEvery: number): Promise<string> {
   const name = `rows_${rows}`;
   const table = `"${schema}".${name}`;
   await pg.query(`
@@ -132,16 +137,17 @@ async function createTable(pg: Client, schema: string, rows: number): Promise<st
       quantity integer NOT NULL,
       ordered_at timestamptz NOT NULL,
       paid boolean NOT NULL,
+      archived boolean NOT NULL,
       updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
     )`);
   for (let from = 1; from <= rows; from += 100_000) {
     const to = Math.min(rows, from + 99_999);
     await pg.query(
-      `INSERT INTO ${table} (id, customer, amount, quantity, ordered_at, paid)
+      `INSERT INTO ${table} (id, customer, amount, quantity, ordered_at, paid, archived)
        SELECT g, 'Customer ' || (g % 5000), ((g % 100000) * 0.37)::numeric(10,2), g % 50,
-              timestamptz '2021-01-01 00:00:00+00' + (g * interval '7 minutes'), g % 3 = 0
+              timestamptz '2021-01-01 00:00:00+00' + (g * interval '7 minutes'), g % 3 = 0, g % $3::int <> 0
        FROM generate_series($1::int, $2::int) g`,
-      [from, to],
+      [from, to, liveEvery],
     );
   }
   await pg.query(`CREATE INDEX ON ${table} (updated_at, id)`);
@@ -160,7 +166,7 @@ function spawnChild(config: ChildConfig, onMessage: (m: FromChild) => void): Chi
   return child;
 }
 
-async function measure(opts: { pgUrl: string; srcSchema: string; table: string; rows: number; mode: ScaleMode; drain: boolean; log: (l: string) => void }): Promise<ScaleMeasurement> {
+async function measure(opts: { pgUrl: string; srcSchema: string; table: string; rows: number; liveEvery: number; mode: ScaleMode; log: (l: string) => void }): Promise<ScaleMeasurement> {
   const { rows, mode, log } = opts;
   const stateSchema = `bench_scale_state_${Math.random().toString(36).slice(2, 8)}`;
   const azurite = await startAzurite();
@@ -183,42 +189,45 @@ async function measure(opts: { pgUrl: string; srcSchema: string; table: string; 
       cursor: { kind: 'timestamp', column: 'updated_at' },
       sharding: { strategy: 'hash', buckets: 4, listTemplate: 'Scale {n}' },
       maxRowsPerRun: 1_000_000,
+      // The real run writes the live rows only; the dry run plans a create for every row.
+      ...(mode === 'real' ? { deletes: { mode: 'softDelete', column: 'archived' } } : {}),
     });
+    const liveRows = mode === 'real' ? Math.floor(rows / opts.liveEvery) : rows;
     await store.putDefinition({ definition, mappingVersion: 0, activeSourceId: 'pg' });
 
     const base = { storage: azurite.connectionString, emulatorUrl: emulator.url, pgUrl: opts.pgUrl, stateSchema, definitionId, mode: mode === 'dryRun' ? ('dryRun' as const) : ('incremental' as const) };
-    const stopAfterPlanning = mode === 'real' && !opts.drain;
     const report = await new Promise<{ report: PlannerReport }>((resolve, reject) => {
       const onExit = (name: string) => (code: number | null) => {
         if (code !== 0 && code !== null) reject(new Error(`${name} process exited with ${code}`));
       };
-      const planner = spawnChild({ ...base, role: 'planner', stopAfterPlanning }, (m) => {
+      const planner = spawnChild({ ...base, role: 'planner' }, (m) => {
         if (m.type === 'ready') {
           log(`  ${mode} ${rows}: planning process up (${m.rssMb} MB), run sent`);
           planner.send({ type: 'go' } satisfies ToChild);
         } else if (m.type === 'planned') {
-          log(`  ${mode} ${rows}: every page planned and fanned out after ${m.seconds} s`);
+          log(`  ${mode} ${rows}: every page planned and fanned out after ${m.seconds} s${mode === 'real' ? '; writers start' : ''}`);
+          // The writers start once the planner has fanned out every page: on two shared cores they
+          // would otherwise slow planning several-fold. Nothing of their work lives in the planner.
+          if (mode === 'real') {
+            const writers = spawnChild({ ...base, role: 'writers' }, (w) => {
+              if (w.type === 'failed') reject(new Error(`writer process: ${w.error}`));
+            });
+            writers.on('exit', onExit('writer'));
+            children.push(writers);
+          }
         } else if (m.type === 'done') resolve({ report: m.report });
         else if (m.type === 'failed') reject(new Error(`planning process: ${m.error}`));
       });
       planner.on('exit', onExit('planning'));
       children.push(planner);
-      if (mode === 'real') {
-        const writers = spawnChild({ ...base, role: 'writers', stopAfterPlanning }, (m) => {
-          if (m.type === 'failed') reject(new Error(`writer process: ${m.error}`));
-        });
-        writers.on('exit', onExit('writer'));
-        children.push(writers);
-      }
     });
     const r = report.report;
     const itemsWritten = emulator.state.lists().reduce((n, l) => n + l.itemCount, 0);
     const run = r.run;
     if (mode === 'dryRun' && (run.status !== 'succeeded' || run.counts.read !== rows)) throw new Error(`dry run did not complete: ${run.status} ${run.error ?? ''} ${JSON.stringify(run.counts)}`);
-    if (mode === 'real' && !stopAfterPlanning && (run.status !== 'succeeded' || run.counts.created !== rows || itemsWritten !== rows)) {
+    if (mode === 'real' && (run.status !== 'succeeded' || run.counts.read !== rows || run.counts.created !== liveRows || itemsWritten !== liveRows)) {
       throw new Error(`real run did not complete: ${run.status} ${run.error ?? ''} ${JSON.stringify(run.counts)}, ${itemsWritten} items`);
     }
-    if (mode === 'real' && stopAfterPlanning && run.counts.read !== rows) throw new Error(`real run did not plan every row: ${JSON.stringify(run.counts)}`);
     return {
       rows,
       mode,
@@ -232,8 +241,8 @@ async function measure(opts: { pgUrl: string; srcSchema: string; table: string; 
       phase: planState(run)?.phase ?? null,
       counts: run.counts,
       batchesExpected: run.batchesExpected,
+      liveRows,
       itemsWritten,
-      drained: mode === 'real' && !stopAfterPlanning,
     };
   } finally {
     for (const c of children) c.kill();
@@ -248,6 +257,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
   const log = options.log ?? (() => {});
   const sizes = options.sizes ?? [100_000, 1_000_000];
   const modes = options.modes ?? ['dryRun', 'real'];
+  const liveEvery = options.liveEvery ?? 100;
   const pg = new Client({ connectionString: options.pgUrl });
   await pg.connect();
   const srcSchema = `bench_scale_src_${Math.random().toString(36).slice(2, 8)}`;
@@ -258,14 +268,14 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     const tables: string[] = [];
     for (const rows of sizes) {
       const t = Date.now();
-      tables.push(await createTable(pg, srcSchema, rows));
+      tables.push(await createTable(pg, srcSchema, rows, liveEvery));
       log(`  source table of ${rows} rows created in ${Math.round((Date.now() - t) / 1000)} s`);
     }
     for (const mode of modes) {
       for (let i = 0; i < sizes.length; i++) {
         const rows = sizes[i]!;
         try {
-          const m = await measure({ pgUrl: options.pgUrl, srcSchema, table: tables[i]!, rows, mode, drain: i === 0 || !!options.drainLarge, log });
+          const m = await measure({ pgUrl: options.pgUrl, srcSchema, table: tables[i]!, rows, mode, liveEvery, log });
           log(`  ${mode} ${rows}: peak RSS ${m.peakRssMb} MB (sampled ${m.sampledPeakRssMb} MB, idle ${m.idleRssMb} MB, heap ${m.peakHeapUsedMb} MB), planned in ${m.planSeconds} s`);
           measurements.push(m);
         } catch (error) {
@@ -302,6 +312,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
     limiterBudgetRuPerMinute: LIMITER_BUDGET,
     latencyMs: 0,
     pageSize: 2000,
+    realLiveShare: 1 / liveEvery,
   };
   if (Object.keys(errors).length) result.errors = errors;
   return result;
@@ -368,7 +379,6 @@ async function runChild(config: ChildConfig): Promise<void> {
     if (planSeconds === null && phase && phase !== 'planning') {
       planSeconds = round((performance.now() - started) / 1000, 1);
       send({ type: 'planned', seconds: planSeconds });
-      if (config.stopAfterPlanning) break;
     }
     if (run.status !== 'running' && run.status !== 'queued') {
       runSeconds = round((performance.now() - started) / 1000, 1);
