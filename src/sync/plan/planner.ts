@@ -15,7 +15,7 @@ import type { MapRules } from './map-rows';
 import { planPage, type PagePorts } from './plan-page';
 import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
-import { findOrphans, planOrphanDeletes } from './reconcile';
+import { forEachOrphanPage, planOrphanDeletes } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
 /** Source keys per page when reconciling deletes. */
@@ -69,10 +69,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const rebuild = stored.rebuild;
   if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
-    const withoutItem = planOrphanDeletes(orphans, plan);
-    if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
-    if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
+    // Orphans come a page at a time and are fanned out as they come, so none are held.
+    let orphanCount = 0;
+    await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping, async (orphans) => {
+      orphanCount += orphans.length;
+      const withoutItem = planOrphanDeletes(orphans, plan);
+      if (!dryRun && withoutItem.length) await state.deleteLedger(def.id, withoutItem);
+      await fanOut.flush(plan);
+    });
+    if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
   }
 
