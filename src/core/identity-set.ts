@@ -7,17 +7,17 @@ export interface IdentityMembership {
 }
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
-/** 32-bit words kept per identity: 128 bits of its SHA-256. */
-const WORDS = 4;
+/** 32-bit words kept per identity: 96 bits of its SHA-256. */
+const WORDS = 3;
 const MAX_LOAD = 0.7;
 
 /**
- * A set of identity hashes in 16 bytes each (issue 13: a million rows in bounded memory). An
- * identity hash is a SHA-256 (64 hex digits); the set keeps its first 128 bits in an open-
+ * A set of identity hashes in 12 bytes each (issue 13: a million rows in bounded memory). An
+ * identity hash is a SHA-256 (64 hex digits); the set keeps its first 96 bits in an open-
  * addressing table of 32-bit words, where a `Set<string>` of the hex strings costs ~100 bytes an
- * entry in V8. Two different identities agree on 128 bits of SHA-256 with probability ~n²/2¹²⁹
- * (about 10⁻²⁷ for a million rows), far below any hardware fault rate, so the set is exact in
- * practice. Any other spelling is hashed with SHA-256 first.
+ * entry in V8. Two different identities of a run agree on 96 bits of SHA-256 with probability
+ * ~n²/2⁹⁷ (about 10⁻¹⁷ for a million rows), far below any hardware fault rate, so the set is
+ * exact in practice. Any other spelling is hashed with SHA-256 first.
  */
 export class IdentitySet implements IdentityMembership {
   private slots: Uint32Array;
@@ -69,9 +69,8 @@ export class IdentitySet implements IdentityMembership {
       const a = slots[o]!;
       const b = slots[o + 1]!;
       const c = slots[o + 2]!;
-      const d = slots[o + 3]!;
-      if (a === 0 && b === 0 && c === 0 && d === 0) return i;
-      if (a === w[0] && b === w[1] && c === w[2] && d === w[3]) return -1;
+      if (a === 0 && b === 0 && c === 0) return i;
+      if (a === w[0] && b === w[1] && c === w[2]) return -1;
       i = (i + 1) & mask;
     }
   }
@@ -100,5 +99,5 @@ function fingerprint(identityHash: string): Uint32Array {
 }
 
 function isZero(w: Uint32Array): boolean {
-  return w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0;
+  return w[0] === 0 && w[1] === 0 && w[2] === 0;
 }

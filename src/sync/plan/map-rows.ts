@@ -23,7 +23,7 @@ export interface MapRules {
   mapping: ResolvedMapping;
   /** Identities waiting for an admin's retry: a look-back re-read must not retry them. */
   quarantined: ReadonlySet<string>;
-  /** Identities already planned in this run (a row is planned once); this page's are added. The planner keeps them in an IdentitySet (16 bytes each). */
+  /** Identities already planned in this run (a row is planned once); this page's are added. The planner keeps them in an IdentitySet (12 bytes each). */
   seen: IdentityMembership;
 }
 

@@ -20,7 +20,7 @@ export interface ReconcileStats {
 
 /** Differing buckets compared per re-read of both sides: at most 1/8 of the table is held at a time. */
 const BUCKETS_PER_PASS = 32;
-/** Identities a pass may hold (source identities at 16 bytes each, plus ledger entries): fewer buckets per pass on a large table. */
+/** Identities a pass may hold (source identities at 12 bytes each, plus ledger entries): fewer buckets per pass on a large table. */
 const MAX_HELD_PER_PASS = 100_000;
 /** Orphans handed on at a time. */
 const ORPHAN_PAGE_SIZE = 1000;

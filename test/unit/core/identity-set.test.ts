@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IdentitySet } from '../../../src/core/identity-set';
 
-/** The planner's set of identities already planned in a run: exact membership in 16 bytes an identity (issue 13). */
+/** The planner's set of identities already planned in a run: exact membership in 12 bytes an identity (issue 13). */
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -35,11 +35,11 @@ describe('the set of identities a run has planned', () => {
     expect(set.size).toBe(3);
   });
 
-  it('costs at most 48 bytes an identity, where a Set of hex strings costs about 100', () => {
+  it('costs at most 36 bytes an identity, where a Set of hex strings costs about 100', () => {
     const set = new IdentitySet();
     const n = 200_000;
     for (let i = 0; i < n; i++) set.add(sha(`row ${i}`));
     expect(set.size).toBe(n);
-    expect(set.bytes / n).toBeLessThanOrEqual(48);
+    expect(set.bytes / n).toBeLessThanOrEqual(36);
   });
 });
