@@ -312,7 +312,7 @@ async function main(): Promise<void> {
 
     if (args.only.includes('pipeline')) {
       const t = Date.now();
-      log('pipeline: initial load and idle run on the local host stack…');
+      log('pipeline: initial load, idle run and update phase on the local host stack…');
       const p = await benchPipeline({
         pgUrl: pg!.url,
         initialRows: args.quick ? 4_000 : 20_000,

@@ -62,6 +62,10 @@ export interface ScaleMeasurement {
   idleRssMb: number;
   /** Highest sampled V8 heap in use, MB. */
   peakHeapUsedMb: number;
+  /** V8 heap in use after a forced GC once the run closed (after the peak was read): what the process kept. */
+  heapAfterRunMb: number | null;
+  /** The same right after the process came up. */
+  heapIdleMb: number | null;
   /** From sending the run message until every page was planned and fanned out. */
   planSeconds: number;
   /** Until the run closed (null when the bench stopped after planning). */
@@ -120,6 +124,8 @@ interface PlannerReport {
   sampledPeakRssMb: number;
   idleRssMb: number;
   peakHeapUsedMb: number;
+  heapAfterRunMb: number | null;
+  heapIdleMb: number | null;
   planSeconds: number;
   runSeconds: number | null;
   run: RunRecord;
@@ -157,7 +163,7 @@ async function createTable(pg: Client, schema: string, rows: number, liveEvery: 
 
 function spawnChild(config: ChildConfig, onMessage: (m: FromChild) => void): ChildProcess {
   const child = fork(__filename, ['--scale-child'], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, SECRET_SCALE_PG: config.pgUrl },
   });
@@ -235,6 +241,8 @@ async function measure(opts: { pgUrl: string; srcSchema: string; table: string; 
       sampledPeakRssMb: r.sampledPeakRssMb,
       idleRssMb: r.idleRssMb,
       peakHeapUsedMb: r.peakHeapUsedMb,
+      heapIdleMb: r.heapIdleMb ?? null,
+      heapAfterRunMb: r.heapAfterRunMb ?? null,
       planSeconds: r.planSeconds,
       runSeconds: r.runSeconds,
       status: run.status,
@@ -276,7 +284,7 @@ export async function benchScale(options: ScaleBenchOptions): Promise<ScaleBench
         const rows = sizes[i]!;
         try {
           const m = await measure({ pgUrl: options.pgUrl, srcSchema, table: tables[i]!, rows, mode, liveEvery, log });
-          log(`  ${mode} ${rows}: peak RSS ${m.peakRssMb} MB (sampled ${m.sampledPeakRssMb} MB, idle ${m.idleRssMb} MB, heap ${m.peakHeapUsedMb} MB), planned in ${m.planSeconds} s`);
+          log(`  ${mode} ${rows}: peak RSS ${m.peakRssMb} MB (sampled ${m.sampledPeakRssMb} MB, idle ${m.idleRssMb} MB, heap ≤ ${m.peakHeapUsedMb} MB; after GC ${m.heapIdleMb} MB idle, ${m.heapAfterRunMb} MB after the run), planned in ${m.planSeconds} s`);
           measurements.push(m);
         } catch (error) {
           errors[`${mode}.${rows}`] = error instanceof Error ? error.message : String(error);
@@ -360,6 +368,9 @@ async function runChild(config: ChildConfig): Promise<void> {
     heapPeak = Math.max(heapPeak, m.heapUsed);
   };
   await new Promise((r) => setTimeout(r, 500));
+  const gcIdle = (globalThis as { gc?: () => void }).gc;
+  gcIdle?.();
+  const heapIdleMb = gcIdle ? round(process.memoryUsage().heapUsed / MB, 1) : null;
   const idleRss = process.memoryUsage().rss;
   const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
   send({ type: 'ready', rssMb: round(idleRss / MB, 1) });
@@ -388,9 +399,13 @@ async function runChild(config: ChildConfig): Promise<void> {
   }
   clearInterval(sampler);
   sample();
+  const peakRss = vmHwmMb();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapAfterRunMb = gc ? round(process.memoryUsage().heapUsed / MB, 1) : null;
   send({
     type: 'done',
-    report: { peakRssMb: vmHwmMb() ?? round(sampledPeak / MB, 1), sampledPeakRssMb: round(sampledPeak / MB, 1), idleRssMb: round(idleRss / MB, 1), peakHeapUsedMb: round(heapPeak / MB, 1), planSeconds: planSeconds!, runSeconds, run: run! },
+    report: { peakRssMb: peakRss ?? round(sampledPeak / MB, 1), heapAfterRunMb, heapIdleMb, sampledPeakRssMb: round(sampledPeak / MB, 1), idleRssMb: round(idleRss / MB, 1), peakHeapUsedMb: round(heapPeak / MB, 1), planSeconds: planSeconds!, runSeconds, run: run! },
   });
 }
 
