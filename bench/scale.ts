@@ -376,6 +376,14 @@ async function runChild(config: ChildConfig): Promise<void> {
   send({ type: 'ready', rssMb: round(idleRss / MB, 1) });
   await go;
   const sampler = setInterval(sample, 25);
+  // Diagnostic only (changes GC timing, so never in a measured run): live heap every 5 s.
+  const probe = process.env.BENCH_SCALE_LIVE_PROBE === '1' && gcIdle
+    ? setInterval(() => {
+        gcIdle();
+        const m = process.memoryUsage();
+        console.log(`    live after GC: heap ${round(m.heapUsed / MB, 1)} MB, array buffers ${round(m.arrayBuffers / MB, 1)} MB, rss ${round(m.rss / MB, 1)} MB`);
+      }, 5000)
+    : undefined;
   const message = newRunMessage(config.definitionId, config.mode, 'manual', new Date());
   const started = performance.now();
   await services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: config.definitionId }]);
@@ -398,6 +406,7 @@ async function runChild(config: ChildConfig): Promise<void> {
     }
   }
   clearInterval(sampler);
+  if (probe) clearInterval(probe);
   sample();
   const peakRss = vmHwmMb();
   const gc = (globalThis as { gc?: () => void }).gc;
