@@ -13,8 +13,8 @@ const MAX_LOAD = 0.7;
 
 /**
  * A set of identity hashes in 12 bytes each (issue 13: a million rows in bounded memory). An
- * identity hash is a SHA-256 (64 hex digits); the set keeps its first 96 bits in an open-
- * addressing table of 32-bit words, where a `Set<string>` of the hex strings costs ~100 bytes an
+ * identity hash is a SHA-256 (64 hex digits); the set keeps 96 bits of it (all 256 folded by
+ * XOR, so identities that differ in any digit differ there) in an open-addressing table of 32-bit words, where a `Set<string>` of the hex strings costs ~100 bytes an
  * entry in V8. Two different identities of a run agree on 96 bits of SHA-256 with probability
  * ~n²/2⁹⁷ (about 10⁻¹⁷ for a million rows), far below any hardware fault rate, so the set is
  * exact in practice. Any other spelling is hashed with SHA-256 first.
@@ -92,9 +92,11 @@ export class IdentitySet implements IdentityMembership {
 
 const scratch = new Uint32Array(WORDS);
 
+/** The 256 bits folded into 96 by XOR (word i of 8 into word i mod 3), so every digit counts, not only a prefix. */
 function fingerprint(identityHash: string): Uint32Array {
   const hex = HEX_SHA256.test(identityHash) ? identityHash : createHash('sha256').update(identityHash, 'utf8').digest('hex');
-  for (let i = 0; i < WORDS; i++) scratch[i] = Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
+  scratch.fill(0);
+  for (let i = 0; i < 8; i++) scratch[i % WORDS] = (scratch[i % WORDS]! ^ Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16)) >>> 0;
   return scratch;
 }
 

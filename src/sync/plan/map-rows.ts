@@ -22,7 +22,7 @@ export interface MapRules {
   def: SyncDefinition;
   mapping: ResolvedMapping;
   /** Identities waiting for an admin's retry: a look-back re-read must not retry them. */
-  quarantined: ReadonlySet<string>;
+  quarantined: Pick<ReadonlySet<string>, 'has' | 'size'>;
   /** Identities already planned in this run (a row is planned once); this page's are added. The planner keeps them in an IdentitySet (12 bytes each). */
   seen: IdentityMembership;
 }

@@ -22,6 +22,14 @@ describe('the set of identities a run has planned', () => {
     expect(falsePositives).toBe(0);
   });
 
+  it('tells apart hashes that differ only in their last digits', () => {
+    const set = new IdentitySet();
+    const padded = (n: number) => n.toString(16).padStart(64, '0');
+    for (let n = 1; n <= 1000; n += 2) set.add(padded(n));
+    expect(set.size).toBe(500);
+    for (let n = 1; n <= 1000; n++) expect([n, set.has(padded(n))]).toEqual([n, n % 2 === 1]);
+  });
+
   it('holds identities of any spelling, the all-zero hash included', () => {
     const set = new IdentitySet();
     const zero = '0'.repeat(64);
