@@ -91,14 +91,12 @@ export async function updatePhase(opts: { pgUrl: string; stateStore: 'postgres' 
   const handle = await benchStack(opts, 50_000_000, { GRAPH_BASE_URL: proxy.url, GRAPH_BUDGET_RU_PER_MINUTE: '1000000', GRAPH_MAX_CONCURRENCY: '16' });
   const stack = handle.stack;
   try {
-    // The emulator serves under its own base path; the proxy keeps the path as the client sent it.
+    // The proxy forwards each path as the client sent it, so the emulator must serve at its root.
     const emulatorUrl = new URL(stack.emulator.url);
-    const proxyUrl = new URL(proxy.url);
     if (emulatorUrl.pathname !== '/' && emulatorUrl.pathname !== '') {
       throw new Error(`the emulator serves under ${emulatorUrl.pathname}; the proxy expects it at the root`);
     }
     proxy.setTarget(`${emulatorUrl.protocol}//${emulatorUrl.host}`);
-    void proxyUrl;
     stack.emulator.state.configure({ latencyMs: { fixed: 0, jitter: 0 } });
     log(`  update: loading ${rows} rows (setup)…`);
     const table = await createSourceTable(stack, rows);
