@@ -7,6 +7,7 @@ import { benchBaseline, type BaselineResult } from './baseline';
 import { benchDrift, type DriftBenchResult } from './drift';
 import { benchGraph, type GraphBenchResult } from './graph';
 import { benchPipeline, type PipelineBenchResult } from './pipeline';
+import { benchScale, type ScaleBenchResult } from './scale';
 import { benchScaleOut, type ScaleOutBenchResult } from './scale-out';
 import { benchState } from './state';
 
@@ -25,8 +26,8 @@ import { benchState } from './state';
  * never filled with a made-up number.
  */
 
-type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline' | 'drift';
-const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline', 'drift'];
+type Part = 'graph' | 'state' | 'pipeline' | 'scaleOut' | 'baseline' | 'drift' | 'scale';
+const PARTS: Part[] = ['graph', 'state', 'pipeline', 'scaleOut', 'baseline', 'drift', 'scale'];
 
 interface Args {
   only: Part[];
@@ -54,7 +55,7 @@ function parseArgs(argv: string[]): Args {
       args.only = parts as Part[];
     } else if (a === '--out' || a.startsWith('--out=')) args.out = value('--out');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline,drift] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
+      console.log('usage: npm run bench -- [--only graph,state,pipeline,scaleOut,baseline,drift,scale] [--quick] [--pipeline-state postgres|table] [--out bench-results/latest.json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -196,8 +197,31 @@ function pipelineRows(p: PipelineBenchResult): Row[] {
       { figure: 'idle setup load (not measured)', value: d.setup.seconds, unit: 's' },
     );
   }
+  const u = p.updateBytesPerRow;
+  if (u) {
+    rows.push(
+      { figure: `update: PATCH bytes / row, all ${u.mappedFields} fields (before)`, value: u.allFields, unit: 'B' },
+      { figure: `update: PATCH bytes / row, changed field only`, value: u.changedFields, unit: 'B' },
+      { figure: 'update: changed ÷ all', value: u.ratio, target: '< 1', check: { pass: u.ratio < 1 } },
+      { figure: 'update: rows updated / table rows', value: u.updatedRows, unit: `/ ${u.tableRows}` },
+    );
+  }
   if (p.cpuMicrosPerRow !== undefined) rows.push({ figure: 'CPU / row planned (full run)', value: p.cpuMicrosPerRow, unit: 'µs', target: '≤ 50', check: atMost(p.cpuMicrosPerRow, 50) });
   if (d && d.full.cpuMicrosPerRowNetOfIdle !== null) rows.push({ figure: '  net of idle polling', value: d.full.cpuMicrosPerRowNetOfIdle, unit: 'µs', target: '≤ 50', check: atMost(d.full.cpuMicrosPerRowNetOfIdle, 50) });
+  return rows;
+}
+
+function scaleRows(s: ScaleBenchResult): Row[] {
+  const rows: Row[] = [
+    { figure: `peak RSS at ${fmt(s.sizes[0])} rows`, value: s.rss100kMb, unit: 'MB' },
+    { figure: `peak RSS at ${fmt(s.sizes[1])} rows`, value: s.rss1mMb, unit: 'MB' },
+    { figure: 'RSS ratio (large ÷ small)', value: s.rssRatio, target: '≤ 1.3', check: atMost(s.rssRatio, 1.3) },
+  ];
+  for (const m of s.measurements) {
+    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: peak RSS`, value: m.peakRssMb, unit: `MB (idle ${m.idleRssMb}, heap ≤ ${m.peakHeapUsedMb})` });
+    rows.push({ figure: `  ${m.mode} ${fmt(m.rows)}: planned in`, value: m.planSeconds, unit: `s${m.mode === 'dryRun' ? '' : `, run closed in ${m.runSeconds} s, ${fmt(m.itemsWritten)} items created`}` });
+  }
+  for (const [mode, r] of Object.entries(s.byMode)) rows.push({ figure: `  ${mode}: RSS ratio`, value: r.ratio, target: '≤ 1.3', check: atMost(r.ratio, 1.3) });
   return rows;
 }
 
@@ -269,7 +293,7 @@ async function main(): Promise<void> {
 
   let azurite: AzuriteHandle | undefined;
   let pg: PostgresHandle | undefined;
-  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline') || args.only.includes('drift');
+  const needPg = args.only.includes('state') || args.only.includes('pipeline') || args.only.includes('scaleOut') || args.only.includes('baseline') || args.only.includes('drift') || args.only.includes('scale');
   try {
     if (needPg) {
       pg = await startPostgres({ preferUrl: process.env.BENCH_PG_URL });
@@ -312,11 +336,14 @@ async function main(): Promise<void> {
 
     if (args.only.includes('pipeline')) {
       const t = Date.now();
-      log('pipeline: initial load and idle run on the local host stack…');
+      log('pipeline: initial load, idle run and update phase on the local host stack…');
       const p = await benchPipeline({
         pgUrl: pg!.url,
         initialRows: args.quick ? 4_000 : 20_000,
         idleRows: args.quick ? 20_000 : Number(process.env.BENCH_IDLE_ROWS ?? 200_000),
+        parts: process.env.BENCH_PIPELINE_PARTS ? (process.env.BENCH_PIPELINE_PARTS.split(',') as Array<'initialLoad' | 'idleRun' | 'update'>) : undefined,
+        updateRows: args.quick ? 1_000 : 4_000,
+        updatedRows: args.quick ? 500 : 2_000,
         stateStore: args.pipelineState,
         log,
       });
@@ -376,6 +403,27 @@ async function main(): Promise<void> {
         log(`drift failed: ${errors.drift}`);
       }
       durations.drift = Math.round((Date.now() - t) / 100) / 10;
+    }
+
+    if (args.only.includes('scale')) {
+      const t = Date.now();
+      const override = process.env.BENCH_SCALE_ROWS?.split(',').map((n) => Number(n.trim()));
+      const sizes: [number, number] = override?.length === 2 && override.every((n) => Number.isInteger(n) && n > 0) ? [override[0]!, override[1]!] : args.quick ? [10_000, 100_000] : [100_000, 1_000_000];
+      log(`scale: peak RSS of a planning process at ${sizes.join(' and ')} rows (dry run and real run)…`);
+      try {
+        const modes = process.env.BENCH_SCALE_MODES ? (process.env.BENCH_SCALE_MODES.split(',') as Array<'dryRun' | 'real'>) : undefined;
+        const s = await benchScale({ pgUrl: pg!.url, sizes, modes, liveEvery: process.env.BENCH_SCALE_LIVE_EVERY ? Number(process.env.BENCH_SCALE_LIVE_EVERY) : undefined, log });
+        const { errors: scaleErrors, ...figures } = s;
+        for (const [k, v] of Object.entries(scaleErrors ?? {})) errors[`scale.${k}`] = v;
+        if ('rssRatio' in figures) {
+          result.scale = figures;
+          tables.push([`scale (planning process RSS; ${sizes[0]} vs ${sizes[1]} rows; emulator ${figures.emulatorBudgetRuPerMinute} RU/min, limiter ${figures.limiterBudgetRuPerMinute} RU/min)`, scaleRows(figures as ScaleBenchResult)]);
+        }
+      } catch (error) {
+        errors.scale = error instanceof Error ? error.message : String(error);
+        log(`scale failed: ${errors.scale}`);
+      }
+      durations.scale = Math.round((Date.now() - t) / 100) / 10;
     }
   } finally {
     await azurite?.stop().catch(() => undefined);

@@ -7,6 +7,7 @@ import type { RunCounts, RunRecord } from '../src/core/ports/state';
 import type { EmulatorMetrics } from '../src/emulator';
 import { newRunMessage } from '../src/sync/plan-run';
 import { startStack, type Stack } from '../test/support/stack';
+import { updatePhase, type UpdateBytesResult } from './pipeline-update';
 
 /**
  * Pipeline benchmark (DESIGN §12 `pipeline`, issue 6): the whole product on the local host
@@ -28,10 +29,13 @@ import { startStack, type Stack } from '../test/support/stack';
 export interface PipelineBenchOptions {
   /** PostgreSQL URL for the source tables (the stack reads TEST_PG_URL). */
   pgUrl: string;
-  /** Which parts to run (default both). */
-  parts?: Array<'initialLoad' | 'idleRun'>;
+  /** Which parts to run (default all three). */
+  parts?: Array<'initialLoad' | 'idleRun' | 'update'>;
   initialRows?: number;
   idleRows?: number;
+  /** Update phase: table rows and rows whose one field changes (default 4,000 and 2,000). */
+  updateRows?: number;
+  updatedRows?: number;
   /** Emulator budget and limiter budget for the initial load. */
   budgetRuPerMinute?: number;
   latencyMs?: { fixed: number; jitter: number };
@@ -154,6 +158,8 @@ export interface PipelineBenchResult {
   idleRun?: IdleRunResult;
   /** Our CPU per row planned in the full run over unchanged rows (target ≤ 50 µs). */
   cpuMicrosPerRow?: number;
+  /** PATCH body bytes per updated row, every mapped field vs changed fields only (bench/pipeline-update.ts). */
+  updateBytesPerRow?: UpdateBytesResult;
   errors?: Record<string, string>;
 }
 
@@ -256,7 +262,7 @@ function listCounts(stack: Stack): Record<string, number> {
   return out;
 }
 
-type Opts = Required<Omit<PipelineBenchOptions, 'log' | 'parts'>>;
+type Opts = Required<Omit<PipelineBenchOptions, 'log' | 'parts' | 'updateRows' | 'updatedRows'>>;
 
 /** A stack whose state store is the one the options name; on PostgreSQL it gets its own schema. */
 export async function benchStack(opts: Pick<Opts, 'pgUrl' | 'stateStore'>, emulatorBudget: number, settings: Record<string, string>): Promise<{ stack: Stack; stop(): Promise<void> }> {
@@ -528,7 +534,7 @@ async function idleRun(opts: Opts, log: (line: string) => void): Promise<IdleRun
 
 export async function benchPipeline(options: PipelineBenchOptions): Promise<PipelineBenchResult> {
   const log = options.log ?? (() => {});
-  const parts = options.parts ?? ['initialLoad', 'idleRun'];
+  const parts = options.parts ?? ['initialLoad', 'idleRun', 'update'];
   const opts: Opts = {
     pgUrl: options.pgUrl,
     stateStore: options.stateStore ?? 'postgres',
@@ -560,6 +566,14 @@ export async function benchPipeline(options: PipelineBenchOptions): Promise<Pipe
     } catch (error) {
       errors.idleRun = error instanceof Error ? error.message : String(error);
       log(`  idle run failed: ${errors.idleRun}`);
+    }
+  }
+  if (parts.includes('update')) {
+    try {
+      out.updateBytesPerRow = await updatePhase({ pgUrl: opts.pgUrl, stateStore: opts.stateStore, rows: options.updateRows ?? 4_000, updatedRows: options.updatedRows ?? 2_000, runTimeoutMs: opts.runTimeoutMs, log });
+    } catch (error) {
+      errors.update = error instanceof Error ? error.message : String(error);
+      log(`  update phase failed: ${errors.update}`);
     }
   }
   if (Object.keys(errors).length) out.errors = errors;

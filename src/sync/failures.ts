@@ -1,4 +1,5 @@
 import type { SyncDefinition } from '../core/definitions';
+import { IdentitySet } from '../core/identity-set';
 import type { FailureRecord, StateStore } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 
@@ -59,9 +60,9 @@ export async function* failurePages(state: Pick<StateStore, 'pageFailures'>, def
   } while (next);
 }
 
-/** The identities of quarantined rows: only their hashes are held, a short string each. */
-export async function quarantinedIdentities(state: Pick<StateStore, 'pageFailures'>, definitionId: string): Promise<Set<string>> {
-  const hashes = new Set<string>();
+/** The identities of quarantined rows: only their hashes are held, 12 bytes each (a mapping that fails every row quarantines them all). */
+export async function quarantinedIdentities(state: Pick<StateStore, 'pageFailures'>, definitionId: string): Promise<IdentitySet> {
+  const hashes = new IdentitySet();
   for await (const page of failurePages(state, definitionId, true)) for (const f of page) hashes.add(f.identityHash);
   return hashes;
 }

@@ -2,6 +2,7 @@ import { describe, isSyncError } from '../../core/errors';
 import { identityHash } from '../../core/identity';
 import { mapRow, type MappedRow, type ResolvedMapping } from '../../core/mapping';
 import type { SyncDefinition } from '../../core/definitions';
+import type { IdentityMembership } from '../../core/identity-set';
 import type { Row } from '../../core/ports/source';
 import { routeRow, type RowRoute } from './route';
 
@@ -21,9 +22,9 @@ export interface MapRules {
   def: SyncDefinition;
   mapping: ResolvedMapping;
   /** Identities waiting for an admin's retry: a look-back re-read must not retry them. */
-  quarantined: ReadonlySet<string>;
-  /** Identities already planned in this run (a row is planned once); this page's are added. */
-  seen: Set<string>;
+  quarantined: Pick<ReadonlySet<string>, 'has' | 'size'>;
+  /** Identities already planned in this run (a row is planned once); this page's are added. The planner keeps them in an IdentitySet (12 bytes each). */
+  seen: IdentityMembership;
 }
 
 /** Maps and routes a page of rows, in order. A skippable error is that row's failure; any other error stops the run. */

@@ -2,6 +2,7 @@ import type { FinalizeMessage, RunMessage } from '../../core/messages';
 import type { SyncDefinition } from '../../core/definitions';
 import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
+import { IdentitySet } from '../../core/identity-set';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
@@ -16,7 +17,7 @@ import { planPage, type PagePorts } from './plan-page';
 import { deleteOlderPlans, PLAN_PAGE_OPS, PlanPageWriter } from './plan-pages';
 import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
-import { findOrphans, planOrphanDeletes } from './reconcile';
+import { forEachOrphanPage, planOrphanDeletes } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
 /** Source keys per page when reconciling deletes. */
@@ -49,7 +50,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
-  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
+  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new IdentitySet() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
@@ -73,10 +74,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const rebuild = stored.rebuild;
   if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
-    const withoutItem = planOrphanDeletes(orphans, plan);
-    if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
-    if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
+    // Orphans come a page at a time and are fanned out as they come, so none are held.
+    let orphanCount = 0;
+    await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping, async (orphans) => {
+      orphanCount += orphans.length;
+      const withoutItem = planOrphanDeletes(orphans, plan);
+      if (!dryRun && withoutItem.length) await state.deleteLedger(def.id, withoutItem);
+      await fanOut.flush(plan);
+    });
+    if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
   }
 

@@ -1,5 +1,6 @@
 import { BucketDigests, bucketOf } from '../../core/bucket-digest';
 import { identityHash } from '../../core/identity';
+import { IdentitySet } from '../../core/identity-set';
 import type { ResolvedMapping } from '../../core/mapping';
 import type { Row } from '../../core/ports/source';
 import type { LedgerEntry } from '../../core/ports/state';
@@ -11,7 +12,7 @@ export interface ReconcileStats {
   differingBuckets: number;
   /** Most source identities held at once (only those of the buckets being compared). */
   heldSourceIdentities: number;
-  /** Most ledger entries held at once, orphans found so far included. */
+  /** Most orphan ledger entries held at once (a page of them). */
   heldLedgerEntries: number;
   /** Streams of each side read: one for the digests, one per group of differing buckets. */
   passes: number;
@@ -19,19 +20,34 @@ export interface ReconcileStats {
 
 /** Differing buckets compared per re-read of both sides: at most 1/8 of the table is held at a time. */
 const BUCKETS_PER_PASS = 32;
+/** Identities a pass may hold (source identities at 12 bytes each, plus ledger entries): fewer buckets per pass on a large table. */
+const MAX_HELD_PER_PASS = 100_000;
+/** Orphans handed on at a time. */
+const ORPHAN_PAGE_SIZE = 1000;
+
+export interface ReconcileOptions {
+  bucketsPerPass?: number;
+  /** Most identities one pass may hold; a single bucket larger than this is still compared on its own. */
+  maxHeldPerPass?: number;
+  orphanPageSize?: number;
+}
 
 /**
  * Ledger entries whose source row is gone (delete reconciliation), without holding every key:
  * both sides are streamed into per-bucket digests of their identity hashes (src/core/bucket-digest),
- * then only the buckets that differ are loaded and compared exactly, a group at a time. Each side
- * is read through a factory because a stream is read more than once. Orphans come in ledger order.
+ * then only the buckets that differ are loaded and compared exactly, a group at a time. A group is
+ * at most `bucketsPerPass` buckets and at most `maxHeldPerPass` identities by the digests' counts,
+ * so what a pass holds does not grow with the table. Each side is read through a factory because
+ * a stream is read more than once. Orphans are handed to `onOrphans` a page at a time, in ledger
+ * order within each group, and are not kept.
  */
-export async function findOrphans(
+export async function forEachOrphanPage(
   sourceKeys: () => AsyncIterable<Row[]>,
   ledger: () => AsyncIterable<LedgerEntry[]>,
   mapping: ResolvedMapping,
-  opts: { bucketsPerPass?: number } = {},
-): Promise<{ orphans: LedgerEntry[]; stats: ReconcileStats }> {
+  onOrphans: (orphans: LedgerEntry[], ledgerPositions: number[]) => Promise<void>,
+  opts: ReconcileOptions = {},
+): Promise<ReconcileStats> {
   const identityOf = (k: Row) => identityHash(mapping.key.map((c) => k[c]), mapping.keyHints);
   const sourceDigests = new BucketDigests();
   for await (const keys of sourceKeys()) for (const k of keys) sourceDigests.add(identityOf(k));
@@ -40,12 +56,28 @@ export async function findOrphans(
 
   const differing = sourceDigests.differingBuckets(ledgerDigests);
   const stats: ReconcileStats = { differingBuckets: differing.length, heldSourceIdentities: 0, heldLedgerEntries: 0, passes: 1 };
-  const orphans: Array<{ entry: LedgerEntry; position: number }> = [];
   const groupSize = opts.bucketsPerPass ?? BUCKETS_PER_PASS;
-  for (let i = 0; i < differing.length; i += groupSize) {
-    const group = new Set(differing.slice(i, i + groupSize));
+  const maxHeld = opts.maxHeldPerPass ?? MAX_HELD_PER_PASS;
+  const pageSize = opts.orphanPageSize ?? ORPHAN_PAGE_SIZE;
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let held = 0;
+  for (const b of differing) {
+    const size = Math.max(sourceDigests.count(b), ledgerDigests.count(b));
+    if (current.length && (current.length >= groupSize || held + size > maxHeld)) {
+      groups.push(current);
+      current = [];
+      held = 0;
+    }
+    current.push(b);
+    held += size;
+  }
+  if (current.length) groups.push(current);
+
+  for (const buckets of groups) {
+    const group = new Set(buckets);
     stats.passes++;
-    const present = new Set<string>();
+    const present = new IdentitySet();
     for await (const keys of sourceKeys()) {
       for (const k of keys) {
         const identity = identityOf(k);
@@ -54,15 +86,41 @@ export async function findOrphans(
     }
     stats.heldSourceIdentities = Math.max(stats.heldSourceIdentities, present.size);
     let position = 0;
+    let orphans: LedgerEntry[] = [];
+    let positions: number[] = [];
+    const handOn = async () => {
+      stats.heldLedgerEntries = Math.max(stats.heldLedgerEntries, orphans.length);
+      const page = orphans;
+      const at = positions;
+      orphans = [];
+      positions = [];
+      if (page.length) await onOrphans(page, at);
+    };
     for await (const entries of ledger()) {
       for (const e of entries) {
         position++;
-        if (group.has(bucketOf(e.identityHash)) && !present.has(e.identityHash)) orphans.push({ entry: e, position });
+        if (group.has(bucketOf(e.identityHash)) && !present.has(e.identityHash)) {
+          orphans.push(e);
+          positions.push(position);
+        }
       }
+      if (orphans.length >= pageSize) await handOn();
     }
-    stats.heldLedgerEntries = Math.max(stats.heldLedgerEntries, orphans.length);
+    await handOn();
   }
-  return { orphans: orphans.sort((a, b) => a.position - b.position).map((o) => o.entry), stats };
+  return stats;
+}
+
+/** Every orphan at once, in ledger order (for callers and tests that want the whole list; the planner pages with forEachOrphanPage). */
+export async function findOrphans(
+  sourceKeys: () => AsyncIterable<Row[]>,
+  ledger: () => AsyncIterable<LedgerEntry[]>,
+  mapping: ResolvedMapping,
+  opts: ReconcileOptions = {},
+): Promise<{ orphans: LedgerEntry[]; stats: ReconcileStats }> {
+  const found: Array<{ entry: LedgerEntry; position: number }> = [];
+  const stats = await forEachOrphanPage(sourceKeys, ledger, mapping, async (page, positions) => void page.forEach((entry, i) => found.push({ entry, position: positions[i]! })), opts);
+  return { orphans: found.sort((a, b) => a.position - b.position).map((o) => o.entry), stats };
 }
 
 /**

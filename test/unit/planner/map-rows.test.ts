@@ -1,3 +1,4 @@
+import { IdentitySet } from '../../../src/core/identity-set';
 import { mapAndRoute, type MapRules } from '../../../src/sync/plan/map-rows';
 import { identityOf, mapped, order, ordersDefinition, ordersMapping } from './fixtures';
 
@@ -27,6 +28,14 @@ describe('mapping and routing a page of rows', () => {
     const { routed } = mapAndRoute([order(1), order(2)], rules({ seen }));
     expect(routed.map((r) => r.mapped.identity)).toEqual([identityOf(2)]);
     expect(seen).toEqual(new Set([identityOf(1), identityOf(2)]));
+  });
+
+  it('the planner keeps the identities it planned in an IdentitySet: a row read again on a later page is planned once', () => {
+    const seen = new IdentitySet();
+    mapAndRoute([order(1), order(2)], rules({ seen }));
+    const { routed } = mapAndRoute([order(2), order(3), order(1)], rules({ seen }));
+    expect(routed.map((r) => r.mapped.identity)).toEqual([identityOf(3)]);
+    expect(seen.size).toBe(3);
   });
 
   it('a value SharePoint cannot hold fails that row with the reason and goes on', () => {

@@ -2,7 +2,7 @@ import { bucketOf } from '../../../src/core/bucket-digest';
 import type { Row } from '../../../src/core/ports/source';
 import type { LedgerEntry } from '../../../src/core/ports/state';
 import { PlannedRun } from '../../../src/sync/plan/planned';
-import { findOrphans, planOrphanDeletes } from '../../../src/sync/plan/reconcile';
+import { findOrphans, forEachOrphanPage, planOrphanDeletes } from '../../../src/sync/plan/reconcile';
 import { identityOf, mapped, order, ordersMapping, syncedEntry } from './fixtures';
 
 /** Delete reconciliation: ledger entries whose source row is gone lose their item. */
@@ -53,6 +53,33 @@ describe('reconciling deletes', () => {
     expect(stats.differingBuckets).toBe(256);
     expect(stats.passes).toBe(1 + 256 / 32);
     expect(stats.heldSourceIdentities).toBeLessThan(4000 / 4);
+  });
+
+  it('a pass holds no more identities than its bound however large the table, and orphans are handed on a page at a time', async () => {
+    const ids = Array.from({ length: 10_000 }, (_, i) => i + 1);
+    // Every 5th row is gone from the source: orphans in every bucket.
+    const live = ids.filter((id) => id % 5 !== 0);
+    const expected = new Set(ids.filter((id) => id % 5 === 0).map((id) => identityOf(id)));
+    const received: string[] = [];
+    let largestPage = 0;
+    const stats = await forEachOrphanPage(
+      () => pages(...chunk(live.map((id) => ({ id }) as Row), 1000)),
+      () => pages(...chunk(ids.map((id) => bareEntry(id)), 500)),
+      ordersMapping(),
+      async (orphans) => {
+        largestPage = Math.max(largestPage, orphans.length);
+        received.push(...orphans.map((e) => e.identityHash));
+      },
+      { maxHeldPerPass: 1000, orphanPageSize: 300 },
+    );
+    expect(received).toHaveLength(expected.size);
+    expect(new Set(received)).toEqual(expected);
+    expect(stats.differingBuckets).toBe(256);
+    expect(stats.heldSourceIdentities).toBeLessThanOrEqual(1000);
+    expect(stats.passes).toBeGreaterThanOrEqual(1 + 10_000 / 1000);
+    // At most a page of orphans plus the ledger page that crossed it.
+    expect(largestPage).toBeLessThanOrEqual(300 + 500);
+    expect(stats.heldLedgerEntries).toBe(largestPage);
   });
 
   it('an orphan with an item becomes a delete of that item; one without only drops its ledger entry', () => {
