@@ -2,11 +2,11 @@ import { transientError } from '../core/errors';
 import type { MoveBatchMessage, MoveOpMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
 import { SYNC_KEY_COLUMN, type ListTarget, type WriteResult } from '../core/ports/list-target';
-import type { LedgerEntry, StoredDefinition } from '../core/ports/state';
+import type { LedgerEntry, LedgerWrite, StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 import { recordFailures } from './failures';
 import { stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
-import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
+import { deleteStrays, isSuperseded, recordWrites, sameMovedFrom } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
 import { settleBatch } from './settle';
 
@@ -90,9 +90,7 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   await deps.faultPoint?.('move:after-delete');
 
   // 4. Clear movedFrom and write the audit record.
-  const cleared = done.filter((e) => e.movedFrom).map((e) => ({ ...e, state: 'synced' as const, movedFrom: null, updatedAt: now() }));
-  // Lost races here leave `movedFrom` for whoever wrote since: the next run finishes the move.
-  const clearedNow = cleared.length ? await state.putLedgerIfMatch(cleared.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null }))) : new Map<string, string>();
+  const clearedNow = await clearMovedFrom(state, done.filter((e) => e.movedFrom), versions, now);
   for (const e of done) {
     if (!e.movedFrom || !clearedNow.has(e.identityHash)) continue;
     await state.addMove({ definitionId: def.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
@@ -117,18 +115,58 @@ async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveB
   for (const [listId, entries] of byOldList) {
     const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
     for (const r of results) {
-      if (r.ok || r.code === 'item_not_found') finished.push({ ...entries.find((e) => e.identityHash === r.opId)!, state: 'synced', movedFrom: null, updatedAt: deps.now().toISOString() });
+      if (r.ok || r.code === 'item_not_found') finished.push(entries.find((e) => e.identityHash === r.opId)!);
       else outcome.failed(r, listId, 'delete of the item an earlier move left failed: ');
     }
   }
   if (!finished.length) return;
-  const written = await deps.state.putLedgerIfMatch(finished.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })));
+  const versions = new Map(finished.flatMap((e) => (e.etag === undefined ? [] : [[e.identityHash, e.etag] as const])));
+  const cleared = await clearMovedFrom(deps.state, finished, versions, () => deps.now().toISOString());
   for (const e of finished) {
-    const etag = written.get(e.identityHash);
-    // Another batch wrote the row meanwhile: leave it to that batch (or the next run).
-    if (etag === undefined) ledger.delete(e.identityHash);
-    else ledger.set(e.identityHash, { ...e, etag });
+    const now = cleared.get(e.identityHash);
+    // The entry no longer points at the item this batch saw: leave it to whoever wrote it.
+    if (now === undefined) ledger.delete(e.identityHash);
+    else ledger.set(e.identityHash, now);
   }
+}
+
+/** How often clearing `movedFrom` re-reads a lost race before the batch is retried as a whole. */
+const MAX_CLEAR_ROUNDS = 5;
+
+/**
+ * The last step of a move whose old item is gone: `movedFrom` cleared and the entry `synced`,
+ * conditional on the version this mover last saw or wrote. A lost race is re-read: while the
+ * entry still points at the same new item and remembers the same old one, the move is done
+ * whatever else the other writer changed (content in doubt, a newer content hash), so the
+ * clear is applied on top of its write. Leaving it would strand the entry `moving`, as no later
+ * run re-reads a row that does not change (chaos seed 11019). An entry that points elsewhere
+ * now, or was cleared by someone else, is left alone. Returns the entries this call cleared.
+ */
+async function clearMovedFrom(state: SyncDeps['state'], moved: LedgerEntry[], versions: ReadonlyMap<string, string>, now: () => string): Promise<Map<string, LedgerEntry>> {
+  const cleared = new Map<string, LedgerEntry>();
+  const oldItem = new Map(moved.map((e) => [e.identityHash, e.movedFrom]));
+  const newItem = new Map(moved.map((e) => [e.identityHash, { listId: e.listId, itemId: e.itemId }]));
+  let round: LedgerWrite[] = moved.map((e) => ({ entry: { ...e, state: 'synced', movedFrom: null, updatedAt: now() }, ifMatch: versions.get(e.identityHash) ?? null }));
+  for (let attempt = 0; round.length > 0; attempt++) {
+    if (attempt >= MAX_CLEAR_ROUNDS) throw transientError('sync', 'ledger_contention', `${round.length} ledger entries kept changing while their moves were finished; the batch is retried`);
+    const written = await state.putLedgerIfMatch(round);
+    for (const w of round) {
+      const etag = written.get(w.entry.identityHash);
+      if (etag !== undefined) cleared.set(w.entry.identityHash, { ...w.entry, etag });
+    }
+    const lost = round.filter((w) => !written.has(w.entry.identityHash));
+    if (lost.length === 0) break;
+    const current = await state.getLedger(lost[0]!.entry.definitionId, lost.map((w) => w.entry.identityHash));
+    round = [];
+    for (const w of lost) {
+      const hash = w.entry.identityHash;
+      const theirs = current.get(hash);
+      const at = newItem.get(hash)!;
+      if (!theirs || theirs.listId !== at.listId || theirs.itemId !== at.itemId || !sameMovedFrom(theirs.movedFrom, oldItem.get(hash))) continue;
+      round.push({ entry: { ...theirs, state: theirs.state === 'moving' ? 'synced' : theirs.state, movedFrom: null, updatedAt: now() }, ifMatch: theirs.etag ?? null });
+    }
+  }
+  return cleared;
 }
 
 /** The failures of one move batch by class, and what the batch does about them at the end. */
