@@ -131,4 +131,48 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
     // The other writer's doubt is kept: the next run that reads the row rewrites it.
     expect(await s.entry()).toMatchObject({ contentInDoubt: true });
   }, 60_000);
+
+  /** Row 3 was inserted and its create reached SharePoint in `listIds`, but the batch was lost: the ledger still says `pending` with no item. Then the row is deleted. */
+  async function lostCreateOfDeletedRow(s: Awaited<ReturnType<typeof scenario>>, entryList: string, itemLists: string[], movedFrom?: (items: Map<string, string>) => LedgerEntry['movedFrom']) {
+    const row = mapRow({ id: 3, name: 'Row 3', region: 'US' }, s.mapping);
+    const target = await stack.deps.target('sp');
+    const made = new Map<string, string>();
+    for (const listId of itemLists) {
+      const [r] = await target.writeItems(stack.siteId, listId, [{ opId: row.identity, kind: 'create', fields: { ...row.fields, [SYNC_KEY_COLUMN]: row.identity } }]);
+      if (!r?.ok) throw new Error(`setup create failed: ${JSON.stringify(r)}`);
+      made.set(listId, r.itemId);
+    }
+    const pending: LedgerEntry = { definitionId: s.id, identityHash: row.identity, listId: entryList, itemId: null, contentHash: row.contentHash, state: 'pending', movedFrom: movedFrom?.(made) ?? null, sourceReadAt: null, updatedAt: new Date().toISOString() };
+    await stack.state.putLedger([pending]);
+    expect(s.itemsOf(3)).toHaveLength(itemLists.length);
+    // The source row was there and is gone now: reconcile finds the entry as an orphan.
+    await new Promise((r) => setTimeout(r, 1_200));
+  }
+
+  it('reconcile of a deleted row whose pending create reached SharePoint (batch lost) deletes its item instead of forgetting it', async () => {
+    const s = await scenario('reconcile');
+    await lostCreateOfDeletedRow(s, s.listId('US'), [s.listId('US')]);
+    const run = await stack.run(s.id);
+    expect(run.status).toBe('succeeded');
+    expect(s.itemsOf(3)).toEqual([]);
+    expect(await s.entry(3)).toBeUndefined();
+    await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
+
+  it('reconcile of a deleted row whose pending create left items in its list and the old list of its move deletes both', async () => {
+    const s = await scenario('reconcile');
+    await lostCreateOfDeletedRow(s, s.listId('EU'), [s.listId('EU'), s.listId('US')], (made) => ({ listId: s.listId('US'), itemId: made.get(s.listId('US'))! }));
+    expect((await stack.run(s.id)).status).toBe('succeeded');
+    expect(s.itemsOf(3)).toEqual([]);
+    expect(await s.entry(3)).toBeUndefined();
+    await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
+
+  it('reconcile of a deleted row whose pending create never reached SharePoint just forgets the entry', async () => {
+    const s = await scenario('reconcile');
+    await lostCreateOfDeletedRow(s, s.listId('US'), []);
+    expect((await stack.run(s.id)).status).toBe('succeeded');
+    expect(await s.entry(3)).toBeUndefined();
+    await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import type { FinalizeMessage, RunMessage } from '../../core/messages';
 import type { SyncDefinition } from '../../core/definitions';
+import { SYNC_KEY_COLUMN } from '../../core/ports/list-target';
 import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
 import type { RunRecord, StoredDefinition } from '../../core/ports/state';
 import { runLeaseName, type SyncDeps } from '../deps';
@@ -14,7 +15,7 @@ import type { MapRules } from './map-rows';
 import { planPage, type PagePorts } from './plan-page';
 import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
-import { findOrphans, planOrphanDeletes } from './reconcile';
+import { findOrphans, planOrphanDeletes, recordItemsOfItemlessOrphans } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
 /** Source keys per page when reconciling deletes. */
@@ -68,7 +69,10 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const rebuild = stored.rebuild;
   if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
+    const found = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
+    // A pending create may have made its item: look it up before its entry is forgotten.
+    const lookup = (listId: string, keys: string[]) => target.findBySyncKey(def.target.siteId, listId, keys, { select: [SYNC_KEY_COLUMN] });
+    const orphans = dryRun ? found.orphans : await recordItemsOfItemlessOrphans(found.orphans, lookup, state, () => deps.now().toISOString());
     const withoutItem = planOrphanDeletes(orphans, plan);
     if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
     if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
