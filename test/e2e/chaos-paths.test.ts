@@ -23,11 +23,11 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
   let n = 0;
   const LISTS = { EU: 'Europe', US: 'Rest' } as const;
 
-  async function scenario(deletes: 'reconcile' | 'none' = 'none') {
+  async function scenario(deletes: 'reconcile' | 'softDelete' | 'none' = 'none') {
     const k = ++n;
     const id = `cp${k}`;
     const table = `"${stack.schema}".cp_${k}`;
-    await stack.pg.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text NOT NULL, region text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await stack.pg.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text NOT NULL, region text NOT NULL, is_deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await stack.pg.query(`INSERT INTO ${table} (id, name, region) VALUES (1, 'Row 1', 'US'), (2, 'Row 2', 'EU')`);
     const listName = (region: keyof typeof LISTS) => `P${k} ${LISTS[region]}`;
     await stack.addDefinition({
@@ -37,7 +37,7 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
       fields: [{ source: 'region' }],
       cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 2 },
       sharding: { strategy: 'rules', rules: [{ when: { column: 'region', op: 'eq', value: 'EU' }, list: listName('EU') }], default: listName('US') },
-      deletes: deletes === 'reconcile' ? { mode: 'reconcile', everyRuns: 1 } : { mode: 'none' },
+      deletes: deletes === 'reconcile' ? { mode: 'reconcile', everyRuns: 1 } : deletes === 'softDelete' ? { mode: 'softDelete', column: 'is_deleted', value: true } : { mode: 'none' },
     });
     expect((await stack.run(id)).status).toBe('succeeded');
     const stored = (await stack.state.getDefinition(id))!;
@@ -174,5 +174,15 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
     expect((await stack.run(s.id)).status).toBe('succeeded');
     expect(await s.entry(3)).toBeUndefined();
     await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
+
+  it('a soft delete of a row whose pending create reached SharePoint (batch lost) deletes its item instead of leaving it', async () => {
+    const s = await scenario('softDelete');
+    await lostCreateOfDeletedRow(s, s.listId('US'), [s.listId('US')]);
+    await stack.pg.query(`INSERT INTO ${s.table} (id, name, region, is_deleted) VALUES (3, 'Row 3', 'US', true)`);
+    expect((await stack.run(s.id)).status).toBe('succeeded');
+    expect(s.itemsOf(3)).toEqual([]);
+    expect(await s.entry(3)).toBeUndefined();
+    await assertInvariant(stack, s.id, `SELECT * FROM ${s.table} WHERE NOT is_deleted`);
   }, 60_000);
 });

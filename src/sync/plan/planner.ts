@@ -1,8 +1,8 @@
 import type { FinalizeMessage, RunMessage } from '../../core/messages';
 import type { SyncDefinition } from '../../core/definitions';
 import { SYNC_KEY_COLUMN } from '../../core/ports/list-target';
-import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
-import type { RunRecord, StoredDefinition } from '../../core/ports/state';
+import type { CursorPosition, ExactValue, Row, SourceDatabase } from '../../core/ports/source';
+import type { LedgerEntry, RunRecord, StoredDefinition } from '../../core/ports/state';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
@@ -47,21 +47,31 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
 
   const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
+  // A pending create may have made its item: orphans and soft-deleted rows without an item id are looked up by SyncKey before their entry is forgotten.
+  const lookup = (listId: string, keys: string[]) => target.findBySyncKey(def.target.siteId, listId, keys, { select: [SYNC_KEY_COLUMN] });
+  const deleteOrphans = async (found: LedgerEntry[]) => {
+    const orphans = dryRun ? found : await recordItemsOfItemlessOrphans(found, lookup, state, () => deps.now().toISOString());
+    const withoutItem = planOrphanDeletes(orphans, plan);
+    if (!dryRun && withoutItem.length) await state.deleteLedger(def.id, withoutItem);
+  };
+  const planRows = async (rows: Row[], retried: ReadonlySet<string>) => {
+    await planPage(rows, retried, rules, ports, plan);
+    await deleteOrphans(plan.pendingOfDeleted.splice(0));
+    await fanOut.flush(plan);
+  };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
   for await (const due of failurePages(state, def.id, false)) {
     const { rows, gone } = await readDueFailures(source, def, mapping, due);
     plan.read += rows.length;
-    await planPage(rows, new Set(due.map((f) => f.identityHash)), rules, ports, plan);
     plan.clearFailures.push(...gone);
-    await fanOut.flush(plan);
+    await planRows(rows, new Set(due.map((f) => f.identityHash)));
   }
 
   // 2. Changes since the cursor, up to the high-water mark and maxRowsPerRun.
   const progress = await readChangesSinceCursor(source, { def, mapping, start, highWater, pageSize: deps.settings.pageSize }, async (rows) => {
     plan.read += rows.length;
-    await planPage(rows, new Set(), rules, ports, plan);
-    await fanOut.flush(plan);
+    await planRows(rows, new Set());
   });
 
   // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
@@ -69,12 +79,8 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const rebuild = stored.rebuild;
   if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const found = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
-    // A pending create may have made its item: look it up before its entry is forgotten.
-    const lookup = (listId: string, keys: string[]) => target.findBySyncKey(def.target.siteId, listId, keys, { select: [SYNC_KEY_COLUMN] });
-    const orphans = dryRun ? found.orphans : await recordItemsOfItemlessOrphans(found.orphans, lookup, state, () => deps.now().toISOString());
-    const withoutItem = planOrphanDeletes(orphans, plan);
-    if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
+    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
+    await deleteOrphans(orphans);
     if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
   }
