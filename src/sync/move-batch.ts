@@ -24,6 +24,7 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   if (!stored) return;
   const run = await state.getRun(msg.runId);
   if (run && !isRunLive(run)) {
+    await finishSwappedMoves(deps, stored, msg);
     deps.log.info('move batch of a run that is no longer live dropped', { runId: msg.runId, batchId: msg.batchId, status: run.status });
     return;
   }
@@ -75,17 +76,9 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
   await deps.faultPoint?.('move:after-swap');
 
   // 3. Delete the old items (a 404 means an earlier attempt already did).
-  const byOldList = new Map<string, LedgerEntry[]>();
-  for (const e of swappedNow) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
-  const done: LedgerEntry[] = swappedNow.filter((e) => !e.movedFrom);
-  for (const [listId, entries] of byOldList) {
-    const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
-    for (const r of results) {
-      const e = entries.find((x) => x.identityHash === r.opId)!;
-      if (r.ok || r.code === 'item_not_found') done.push(e);
-      else outcome.failed(r, listId, 'delete of the old item failed: ');
-    }
-  }
+  const oldItems = await deleteOldItems(target, msg.siteId, swappedNow.filter((e) => e.movedFrom));
+  for (const { failure, listId } of oldItems.failed) outcome.failed(failure, listId, 'delete of the old item failed: ');
+  const done: LedgerEntry[] = [...swappedNow.filter((e) => !e.movedFrom), ...oldItems.done];
 
   await deps.faultPoint?.('move:after-delete');
 
@@ -105,20 +98,12 @@ export async function handleMoveBatch(deps: SyncDeps, msg: MoveBatchMessage): Pr
  * item deleted, `movedFrom` cleared); the row then moves on from the intermediate item.
  */
 async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveBatchMessage, ledger: Map<string, LedgerEntry>, outcome: MoveOutcome): Promise<void> {
-  const byOldList = new Map<string, LedgerEntry[]>();
-  for (const move of msg.moves) {
+  const earlier = msg.moves.flatMap((move) => {
     const entry = ledger.get(move.identityHash);
-    if (!entry?.movedFrom || !entry.itemId || entry.listId === move.toListId) continue;
-    byOldList.set(entry.movedFrom.listId, [...(byOldList.get(entry.movedFrom.listId) ?? []), entry]);
-  }
-  const finished: LedgerEntry[] = [];
-  for (const [listId, entries] of byOldList) {
-    const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
-    for (const r of results) {
-      if (r.ok || r.code === 'item_not_found') finished.push(entries.find((e) => e.identityHash === r.opId)!);
-      else outcome.failed(r, listId, 'delete of the item an earlier move left failed: ');
-    }
-  }
+    return entry?.movedFrom && entry.itemId && entry.listId !== move.toListId ? [entry] : [];
+  });
+  const { done: finished, failed } = await deleteOldItems(target, msg.siteId, earlier);
+  for (const { failure, listId } of failed) outcome.failed(failure, listId, 'delete of the item an earlier move left failed: ');
   if (!finished.length) return;
   const versions = new Map(finished.flatMap((e) => (e.etag === undefined ? [] : [[e.identityHash, e.etag] as const])));
   const cleared = await clearMovedFrom(deps.state, finished, versions, () => deps.now().toISOString());
@@ -128,6 +113,48 @@ async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveB
     if (now === undefined) ledger.delete(e.identityHash);
     else ledger.set(e.identityHash, now);
   }
+}
+
+/**
+ * A move batch of a run that ended (cancelled, reaped, superseded) writes nothing new, but a
+ * move it already swapped (the ledger points at the new item and remembers the old one: a crash
+ * after the swap, then the run ended before the redelivery) is finished: no later run re-reads
+ * a row that does not change, so the row would keep two items and its entry stay `moving`.
+ * Only what the ledger already records is done; a failure is logged and left to drift.
+ */
+async function finishSwappedMoves(deps: SyncDeps, stored: StoredDefinition, msg: MoveBatchMessage): Promise<void> {
+  const ledger = await deps.state.getLedger(stored.definition.id, msg.moves.map((m) => m.identityHash));
+  const swapped = msg.moves.flatMap((m) => {
+    const e = ledger.get(m.identityHash);
+    return e?.movedFrom && e.itemId && e.listId === m.toListId ? [e] : [];
+  });
+  if (!swapped.length) return;
+  const target = await deps.target(stored.definition.target.connectionId);
+  const { done, failed } = await deleteOldItems(target, msg.siteId, swapped);
+  for (const { failure, listId } of failed) deps.log.warn('the old item of a half-done move could not be deleted', { listId, identityHash: failure.opId, error: `${failure.code}: ${failure.message}` });
+  const now = () => deps.now().toISOString();
+  const versions = new Map(done.flatMap((e) => (e.etag === undefined ? [] : [[e.identityHash, e.etag] as const])));
+  const cleared = await clearMovedFrom(deps.state, done, versions, now);
+  for (const e of done) {
+    if (!cleared.has(e.identityHash)) continue;
+    await deps.state.addMove({ definitionId: stored.definition.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom!, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
+  }
+}
+
+/** Deletes the old item (`movedFrom`) of each entry, per list; a 404 means an earlier attempt already did. */
+async function deleteOldItems(target: ListTarget, siteId: string, entries: LedgerEntry[]): Promise<{ done: LedgerEntry[]; failed: Array<{ failure: WriteResult & { ok: false }; listId: string }> }> {
+  const byOldList = new Map<string, LedgerEntry[]>();
+  for (const e of entries) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
+  const done: LedgerEntry[] = [];
+  const failed: Array<{ failure: WriteResult & { ok: false }; listId: string }> = [];
+  for (const [listId, group] of byOldList) {
+    const results = await target.writeItems(siteId, listId, group.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
+    for (const r of results) {
+      if (r.ok || r.code === 'item_not_found') done.push(group.find((e) => e.identityHash === r.opId)!);
+      else failed.push({ failure: r, listId });
+    }
+  }
+  return { done, failed };
 }
 
 /** How often clearing `movedFrom` re-reads a lost race before the batch is retried as a whole. */

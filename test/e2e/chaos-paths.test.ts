@@ -4,6 +4,7 @@ import { SYNC_KEY_COLUMN } from '../../src/core/ports/list-target';
 import { emptyRunCounts, type LedgerEntry } from '../../src/core/ports/state';
 import type { FaultPoint } from '../../src/sync/deps';
 import { handleMoveBatch } from '../../src/sync/move-batch';
+import { stopRun } from '../../src/sync/run-lifecycle';
 import { startChaosStack, type ChaosStore } from '../chaos/stores';
 import { assertInvariant } from '../support/invariant';
 import type { Stack } from '../support/stack';
@@ -112,6 +113,22 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
     const audit = await stack.state.listMoves(s.id, { limit: 10 });
     expect(audit.items.filter((m) => m.identityHash === msg.moves[0]!.identityHash)).toHaveLength(1);
     await assertInvariant(stack, s.id, `SELECT * FROM ${s.table}`);
+  }, 60_000);
+
+  it('a move batch redelivered after a crash past its swap, once its run has ended, still finishes that move (no second item left)', async () => {
+    const s = await scenario();
+    const msg = await moveBatchToEurope(s);
+    const crash = async (p: FaultPoint) => {
+      if (p === 'move:after-swap') throw new Error('worker crash');
+    };
+    await expect(handleMoveBatch({ ...stack.deps, faultPoint: crash }, msg)).rejects.toThrow('worker crash');
+    expect(s.itemsOf()).toHaveLength(2);
+    // The run is cancelled (or reaped) before the redelivery comes.
+    await stopRun(stack.deps, msg.runId, { status: 'cancelled', reason: 'cancelled by an admin' });
+    await handleMoveBatch(stack.deps, msg);
+    await expectMoveDone(s);
+    // A redelivery of a run that ended writes nothing new: the other rows were never touched.
+    expect(s.itemsOf(2).map((i) => i.list)).toEqual([s.listName('EU')]);
   }, 60_000);
 
   it('a mover whose last ledger write loses to another writer that kept the same item still finishes the move', async () => {
