@@ -11,7 +11,8 @@ import { CuttableProxy } from './proxy';
 /**
  * One chaos scenario: a seeded workload (inserts, updates, touches, shard moves, deletes, a
  * mapping change) interleaved with seeded faults (429/503 storms, applied-but-lost writes,
- * resets, a worker crash at a step boundary, duplicate delivery, a poisoned batch, the source
+ * resets, a worker crash at a step boundary, duplicate delivery, a poisoned batch (failing before
+ * or after its Graph write; a row whose create was lost that way is deleted next round), the source
  * unreachable for a while, two triggers at once). Then the system is driven until quiet and the
  * oracle, which uses none of the product's code, judges the outcome.
  */
