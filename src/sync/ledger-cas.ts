@@ -71,9 +71,24 @@ export async function recordWrites(ledger: Pick<LedgerStore, 'getLedger' | 'putL
   return { etags, strays };
 }
 
-/** Another delivery wrote what we wrote: nothing is in doubt. */
-function sameOutcome(a: LedgerEntry, b: LedgerEntry): boolean {
-  return a.itemId === b.itemId && a.contentHash === b.contentHash && a.state === b.state && JSON.stringify(a.movedFrom ?? null) === JSON.stringify(b.movedFrom ?? null);
+/**
+ * Another delivery wrote what we wrote, or already finished the move we were recording (same
+ * item, same content, its old item gone): nothing is in doubt.
+ */
+function sameOutcome(theirs: LedgerEntry, mine: LedgerEntry): boolean {
+  if (theirs.itemId !== mine.itemId || theirs.contentHash !== mine.contentHash) return false;
+  if (theirs.state === mine.state && sameMovedFrom(theirs.movedFrom, mine.movedFrom)) return true;
+  return mine.state === 'moving' && theirs.state === 'synced' && !theirs.movedFrom;
+}
+
+/**
+ * Compares two `movedFrom` values field by field. Never as JSON text: a store may hand the
+ * object back with its keys in another order (PostgreSQL jsonb sorts them), and a false
+ * "differs" here marked a finished move's entry in doubt under its own mover (chaos seed 11019).
+ */
+export function sameMovedFrom(a: LedgerEntry['movedFrom'], b: LedgerEntry['movedFrom']): boolean {
+  if (!a || !b) return !a && !b;
+  return a.listId === b.listId && a.itemId === b.itemId;
 }
 
 /**

@@ -2,11 +2,11 @@ import { transientError } from '../core/errors';
 import type { MoveBatchMessage, MoveOpMessage } from '../core/messages';
 import { QUEUES } from '../core/ports/bus';
 import { SYNC_KEY_COLUMN, type ListTarget, type WriteResult } from '../core/ports/list-target';
-import type { LedgerEntry, StoredDefinition } from '../core/ports/state';
+import type { LedgerEntry, LedgerWrite, StoredDefinition } from '../core/ports/state';
 import type { SyncDeps } from './deps';
 import { recordFailures } from './failures';
 import { stopForRefusal, throttledUntil, type FailedWrite } from './graph-outcome';
-import { deleteStrays, isSuperseded, recordWrites } from './ledger-cas';
+import { deleteStrays, isSuperseded, recordWrites, sameMovedFrom } from './ledger-cas';
 import { deferBatch, isRunLive } from './run-lifecycle';
 import { chargeRun } from './run-spend';
 import { settleBatch } from './settle';
@@ -30,6 +30,7 @@ async function moveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
   if (!stored) return;
   const run = await state.getRun(msg.runId);
   if (run && !isRunLive(run)) {
+    await finishSwappedMoves(deps, stored, msg);
     deps.log.info('move batch of a run that is no longer live dropped', { runId: msg.runId, batchId: msg.batchId, status: run.status });
     return;
   }
@@ -81,24 +82,14 @@ async function moveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
   await deps.faultPoint?.('move:after-swap');
 
   // 3. Delete the old items (a 404 means an earlier attempt already did).
-  const byOldList = new Map<string, LedgerEntry[]>();
-  for (const e of swappedNow) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
-  const done: LedgerEntry[] = swappedNow.filter((e) => !e.movedFrom);
-  for (const [listId, entries] of byOldList) {
-    const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
-    for (const r of results) {
-      const e = entries.find((x) => x.identityHash === r.opId)!;
-      if (r.ok || r.code === 'item_not_found') done.push(e);
-      else outcome.failed(r, listId, 'delete of the old item failed: ');
-    }
-  }
+  const oldItems = await deleteOldItems(target, msg.siteId, swappedNow.filter((e) => e.movedFrom));
+  for (const { failure, listId } of oldItems.failed) outcome.failed(failure, listId, 'delete of the old item failed: ');
+  const done: LedgerEntry[] = [...swappedNow.filter((e) => !e.movedFrom), ...oldItems.done];
 
   await deps.faultPoint?.('move:after-delete');
 
   // 4. Clear movedFrom and write the audit record.
-  const cleared = done.filter((e) => e.movedFrom).map((e) => ({ ...e, state: 'synced' as const, movedFrom: null, updatedAt: now() }));
-  // Lost races here leave `movedFrom` for whoever wrote since: the next run finishes the move.
-  const clearedNow = cleared.length ? await state.putLedgerIfMatch(cleared.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null }))) : new Map<string, string>();
+  const clearedNow = await clearMovedFrom(state, done.filter((e) => e.movedFrom), versions, now);
   for (const e of done) {
     if (!e.movedFrom || !clearedNow.has(e.identityHash)) continue;
     await state.addMove({ definitionId: def.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
@@ -113,28 +104,102 @@ async function moveBatch(deps: SyncDeps, msg: MoveBatchMessage): Promise<void> {
  * item deleted, `movedFrom` cleared); the row then moves on from the intermediate item.
  */
 async function finishEarlierMoves(deps: SyncDeps, target: ListTarget, msg: MoveBatchMessage, ledger: Map<string, LedgerEntry>, outcome: MoveOutcome): Promise<void> {
-  const byOldList = new Map<string, LedgerEntry[]>();
-  for (const move of msg.moves) {
+  const earlier = msg.moves.flatMap((move) => {
     const entry = ledger.get(move.identityHash);
-    if (!entry?.movedFrom || !entry.itemId || entry.listId === move.toListId) continue;
-    byOldList.set(entry.movedFrom.listId, [...(byOldList.get(entry.movedFrom.listId) ?? []), entry]);
+    return entry?.movedFrom && entry.itemId && entry.listId !== move.toListId ? [entry] : [];
+  });
+  const { done: finished, failed } = await deleteOldItems(target, msg.siteId, earlier);
+  for (const { failure, listId } of failed) outcome.failed(failure, listId, 'delete of the item an earlier move left failed: ');
+  if (!finished.length) return;
+  const versions = new Map(finished.flatMap((e) => (e.etag === undefined ? [] : [[e.identityHash, e.etag] as const])));
+  const cleared = await clearMovedFrom(deps.state, finished, versions, () => deps.now().toISOString());
+  for (const e of finished) {
+    const now = cleared.get(e.identityHash);
+    // The entry no longer points at the item this batch saw: leave it to whoever wrote it.
+    if (now === undefined) ledger.delete(e.identityHash);
+    else ledger.set(e.identityHash, now);
   }
-  const finished: LedgerEntry[] = [];
-  for (const [listId, entries] of byOldList) {
-    const results = await target.writeItems(msg.siteId, listId, entries.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
+}
+
+/**
+ * A move batch of a run that ended (cancelled, reaped, superseded) writes nothing new, but a
+ * move it already swapped (the ledger points at the new item and remembers the old one: a crash
+ * after the swap, then the run ended before the redelivery) is finished: no later run re-reads
+ * a row that does not change, so the row would keep two items and its entry stay `moving`.
+ * Only what the ledger already records is done; a failure is logged and left to drift.
+ */
+async function finishSwappedMoves(deps: SyncDeps, stored: StoredDefinition, msg: MoveBatchMessage): Promise<void> {
+  const ledger = await deps.state.getLedger(stored.definition.id, msg.moves.map((m) => m.identityHash));
+  const swapped = msg.moves.flatMap((m) => {
+    const e = ledger.get(m.identityHash);
+    return e?.movedFrom && e.itemId && e.listId === m.toListId ? [e] : [];
+  });
+  if (!swapped.length) return;
+  const target = await deps.target(stored.definition.target.connectionId);
+  const { done, failed } = await deleteOldItems(target, msg.siteId, swapped);
+  for (const { failure, listId } of failed) deps.log.warn('the old item of a half-done move could not be deleted', { listId, identityHash: failure.opId, error: `${failure.code}: ${failure.message}` });
+  const now = () => deps.now().toISOString();
+  const versions = new Map(done.flatMap((e) => (e.etag === undefined ? [] : [[e.identityHash, e.etag] as const])));
+  const cleared = await clearMovedFrom(deps.state, done, versions, now);
+  for (const e of done) {
+    if (!cleared.has(e.identityHash)) continue;
+    await deps.state.addMove({ definitionId: stored.definition.id, moveId: `${msg.runId}:${e.identityHash}`, identityHash: e.identityHash, from: e.movedFrom!, to: { listId: e.listId, itemId: e.itemId! }, runId: msg.runId, at: now() });
+  }
+}
+
+/** Deletes the old item (`movedFrom`) of each entry, per list; a 404 means an earlier attempt already did. */
+async function deleteOldItems(target: ListTarget, siteId: string, entries: LedgerEntry[]): Promise<{ done: LedgerEntry[]; failed: Array<{ failure: WriteResult & { ok: false }; listId: string }> }> {
+  const byOldList = new Map<string, LedgerEntry[]>();
+  for (const e of entries) if (e.movedFrom) byOldList.set(e.movedFrom.listId, [...(byOldList.get(e.movedFrom.listId) ?? []), e]);
+  const done: LedgerEntry[] = [];
+  const failed: Array<{ failure: WriteResult & { ok: false }; listId: string }> = [];
+  for (const [listId, group] of byOldList) {
+    const results = await target.writeItems(siteId, listId, group.map((e) => ({ opId: e.identityHash, kind: 'delete' as const, itemId: e.movedFrom!.itemId })));
     for (const r of results) {
-      if (r.ok || r.code === 'item_not_found') finished.push({ ...entries.find((e) => e.identityHash === r.opId)!, state: 'synced', movedFrom: null, updatedAt: deps.now().toISOString() });
-      else outcome.failed(r, listId, 'delete of the item an earlier move left failed: ');
+      if (r.ok || r.code === 'item_not_found') done.push(group.find((e) => e.identityHash === r.opId)!);
+      else failed.push({ failure: r, listId });
     }
   }
-  if (!finished.length) return;
-  const written = await deps.state.putLedgerIfMatch(finished.map((entry) => ({ entry, ifMatch: ledger.get(entry.identityHash)?.etag ?? null })));
-  for (const e of finished) {
-    const etag = written.get(e.identityHash);
-    // Another batch wrote the row meanwhile: leave it to that batch (or the next run).
-    if (etag === undefined) ledger.delete(e.identityHash);
-    else ledger.set(e.identityHash, { ...e, etag });
+  return { done, failed };
+}
+
+/** How often clearing `movedFrom` re-reads a lost race before the batch is retried as a whole. */
+const MAX_CLEAR_ROUNDS = 5;
+
+/**
+ * The last step of a move whose old item is gone: `movedFrom` cleared and the entry `synced`,
+ * conditional on the version this mover last saw or wrote. A lost race is re-read: while the
+ * entry still points at the same new item and remembers the same old one, the move is done
+ * whatever else the other writer changed (content in doubt, a newer content hash), so the
+ * clear is applied on top of its write. Leaving it would strand the entry `moving`, as no later
+ * run re-reads a row that does not change (chaos seed 11019). An entry that points elsewhere
+ * now, or was cleared by someone else, is left alone. Returns the entries this call cleared.
+ */
+async function clearMovedFrom(state: SyncDeps['state'], moved: LedgerEntry[], versions: ReadonlyMap<string, string>, now: () => string): Promise<Map<string, LedgerEntry>> {
+  const cleared = new Map<string, LedgerEntry>();
+  const oldItem = new Map(moved.map((e) => [e.identityHash, e.movedFrom]));
+  const newItem = new Map(moved.map((e) => [e.identityHash, { listId: e.listId, itemId: e.itemId }]));
+  let round: LedgerWrite[] = moved.map((e) => ({ entry: { ...e, state: 'synced', movedFrom: null, updatedAt: now() }, ifMatch: versions.get(e.identityHash) ?? null }));
+  for (let attempt = 0; round.length > 0; attempt++) {
+    if (attempt >= MAX_CLEAR_ROUNDS) throw transientError('sync', 'ledger_contention', `${round.length} ledger entries kept changing while their moves were finished; the batch is retried`);
+    const written = await state.putLedgerIfMatch(round);
+    for (const w of round) {
+      const etag = written.get(w.entry.identityHash);
+      if (etag !== undefined) cleared.set(w.entry.identityHash, { ...w.entry, etag });
+    }
+    const lost = round.filter((w) => !written.has(w.entry.identityHash));
+    if (lost.length === 0) break;
+    const current = await state.getLedger(lost[0]!.entry.definitionId, lost.map((w) => w.entry.identityHash));
+    round = [];
+    for (const w of lost) {
+      const hash = w.entry.identityHash;
+      const theirs = current.get(hash);
+      const at = newItem.get(hash)!;
+      if (!theirs || theirs.listId !== at.listId || theirs.itemId !== at.itemId || !sameMovedFrom(theirs.movedFrom, oldItem.get(hash))) continue;
+      round.push({ entry: { ...theirs, state: theirs.state === 'moving' ? 'synced' : theirs.state, movedFrom: null, updatedAt: now() }, ifMatch: theirs.etag ?? null });
+    }
   }
+  return cleared;
 }
 
 /** The failures of one move batch by class, and what the batch does about them at the end. */

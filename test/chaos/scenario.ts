@@ -11,7 +11,8 @@ import { CuttableProxy } from './proxy';
 /**
  * One chaos scenario: a seeded workload (inserts, updates, touches, shard moves, deletes, a
  * mapping change) interleaved with seeded faults (429/503 storms, applied-but-lost writes,
- * resets, a worker crash at a step boundary, duplicate delivery, a poisoned batch, the source
+ * resets, a worker crash at a step boundary, duplicate delivery, a poisoned batch (failing before
+ * or after its Graph write; a row whose create was lost that way is deleted next round), the source
  * unreachable for a while, two triggers at once). Then the system is driven until quiet and the
  * oracle, which uses none of the product's code, judges the outcome.
  */
@@ -117,10 +118,12 @@ export async function runScenario(ctx: ChaosContext, seed: number, opts: { quiet
     await insert(rnd.int(15, 45));
     steps.push(`load ${live.size} rows`);
     const rounds = rnd.int(2, 4);
+    let lostCreates: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       // Workload.
       const work: string[] = [];
       const inserts = rnd.int(0, 6);
+      const firstNew = nextId + 1;
       if (inserts) await insert(inserts), work.push(`+${inserts}`);
       const updated = some(rnd.int(0, 6));
       for (const k of updated) await stack.pg.query(`UPDATE ${table} SET qty = qty + $2, updated_at = clock_timestamp() WHERE id = $1`, [k, rnd.int(1, 50)]);
@@ -132,6 +135,9 @@ export async function runScenario(ctx: ChaosContext, seed: number, opts: { quiet
       for (const k of moved) await stack.pg.query(`UPDATE ${table} SET region = $2, updated_at = clock_timestamp() WHERE id = $1`, [k, rnd.pick(REGIONS)]);
       if (moved.length) work.push(`move ${moved.length}`);
       const deleted = some(rnd.int(0, 3));
+      // A row whose create was poisoned after the Graph write last round: delete it, so reconcile meets a pending entry whose item exists.
+      const lost = lostCreates.filter((k) => live.has(k) && !deleted.includes(k));
+      if (lost.length) deleted.push(rnd.pick(lost));
       for (const k of deleted) {
         await stack.pg.query(`DELETE FROM ${table} WHERE id = $1`, [k]);
         live.delete(k);
@@ -155,13 +161,16 @@ export async function runScenario(ctx: ChaosContext, seed: number, opts: { quiet
       if (emulatorFaults.length) stack.emulator.state.injectFault(emulatorFaults as never);
       let crashPoint: FaultPoint | undefined;
       const poison = rnd.chance(0.1);
-      if (poison) armed.push('poisoned write batches');
+      // Before the Graph write (nothing reached SharePoint), or after it (creates reached SharePoint, the ledger never learnt their items).
+      const poisonAt: FaultPoint | undefined = poison ? rnd.pick(['write:after-pending', 'write:after-graph'] as const) : undefined;
+      lostCreates = poisonAt === 'write:after-graph' ? Array.from({ length: inserts }, (_, i) => firstNew + i) : [];
+      if (poison) armed.push(`poisoned write batches at ${poisonAt}`);
       else if (rnd.chance(0.25)) crashPoint = rnd.pick(CRASH_POINTS), armed.push(`crash at ${crashPoint}`);
       if (crashPoint || poison) {
         let crashed = false;
         stack.rewire({
           faultPoint: (point) => {
-            if (poison && point === 'write:after-pending') throw new Error('chaos: this write batch always fails');
+            if (poison && point === poisonAt) throw new Error('chaos: this write batch always fails');
             if (point === crashPoint && !crashed) {
               crashed = true;
               throw new Error(`chaos: worker crash at ${point}`);

@@ -17,7 +17,9 @@ export type RowDecision =
   | { op: 'move'; list: string; fromList: string; from: MoveOpMessage['from']; to: ResolvedShardList; row: MappedRow }
   | { op: 'delete'; list: string; listId: string; write: WriteOpMessage }
   | { op: 'unchanged'; list: string; identityHash: string }
-  | { op: 'nothingToDelete'; identityHash: string };
+  | { op: 'nothingToDelete'; identityHash: string }
+  /** A soft-deleted row whose create is still `pending`: its item may exist; it is looked up before the entry is forgotten. */
+  | { op: 'deletePending'; entry: LedgerEntry };
 
 /**
  * Compares a row with its ledger entry. `listNames` (list id → display name) names the list an
@@ -26,7 +28,8 @@ export type RowDecision =
  */
 export function compareWithLedger(row: MappedRow, destination: RowDestination, entry: LedgerEntry | undefined, listNames: ReadonlyMap<string, string>, mappingHash: string): RowDecision {
   if (destination.kind === 'softDeleted') {
-    if (!entry?.itemId) return { op: 'nothingToDelete', identityHash: row.identity };
+    if (!entry) return { op: 'nothingToDelete', identityHash: row.identity };
+    if (!entry.itemId) return { op: 'deletePending', entry };
     return { op: 'delete', list: listNames.get(entry.listId) ?? entry.listId, listId: entry.listId, write: deleteOp(row.identity, entry.itemId, row.key) };
   }
   const { listName, list } = destination;

@@ -1,4 +1,5 @@
 import type { MoveOpMessage, WriteOpMessage } from '../../core/messages';
+import type { LedgerEntry } from '../../core/ports/state';
 import { emptyPlanCounts, type PlanCounts, type PlannedOp, type PlannedOpSample } from '../run-state';
 import type { RowDecision } from './compare';
 import type { RowFailure } from './map-rows';
@@ -20,6 +21,8 @@ export class PlannedRun {
   readonly failures: RowFailure[] = [];
   /** Failure-list rows that need no more attempts (written, unchanged, or gone). */
   readonly clearFailures: string[] = [];
+  /** `pending` entries of soft-deleted rows, taken by the planner to look their items up (reconcile.ts). */
+  readonly pendingOfDeleted: LedgerEntry[] = [];
   /** List id → display name, for naming the list an item is in now. */
   readonly listNames: Map<string, string>;
   read = 0;
@@ -64,6 +67,11 @@ export class PlannedRun {
         return;
       case 'nothingToDelete':
         if (retried) this.clearFailures.push(decision.identityHash);
+        return;
+      case 'deletePending':
+        // Counted when the planner plans its delete (or drops the entry).
+        this.pendingOfDeleted.push(decision.entry);
+        if (retried) this.clearFailures.push(decision.entry.identityHash);
         return;
     }
   }

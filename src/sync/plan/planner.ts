@@ -1,7 +1,8 @@
 import type { FinalizeMessage, RunMessage } from '../../core/messages';
 import type { SyncDefinition } from '../../core/definitions';
-import type { CursorPosition, ExactValue, SourceDatabase } from '../../core/ports/source';
-import type { RunRecord, StoredDefinition } from '../../core/ports/state';
+import { SYNC_KEY_COLUMN } from '../../core/ports/list-target';
+import type { CursorPosition, ExactValue, Row, SourceDatabase } from '../../core/ports/source';
+import type { LedgerEntry, RunRecord, StoredDefinition } from '../../core/ports/state';
 import { IdentitySet } from '../../core/identity-set';
 import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
@@ -17,7 +18,7 @@ import { planPage, type PagePorts } from './plan-page';
 import { deleteOlderPlans, PLAN_PAGE_OPS, PlanPageWriter } from './plan-pages';
 import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
-import { forEachOrphanPage, planOrphanDeletes } from './reconcile';
+import { forEachOrphanPage, planOrphanDeletes, recordItemsOfItemlessOrphans } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
 /** Source keys per page when reconciling deletes. */
@@ -52,21 +53,31 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
 
   const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new IdentitySet() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
+  // A pending create may have made its item: orphans and soft-deleted rows without an item id are looked up by SyncKey before their entry is forgotten.
+  const lookup = (listId: string, keys: string[]) => target.findBySyncKey(def.target.siteId, listId, keys, { select: [SYNC_KEY_COLUMN] });
+  const deleteOrphans = async (found: LedgerEntry[]) => {
+    const orphans = dryRun ? found : await recordItemsOfItemlessOrphans(found, lookup, state, () => deps.now().toISOString());
+    const withoutItem = planOrphanDeletes(orphans, plan);
+    if (!dryRun && withoutItem.length) await state.deleteLedger(def.id, withoutItem);
+  };
+  const planRows = async (rows: Row[], retried: ReadonlySet<string>) => {
+    await planPage(rows, retried, rules, ports, plan);
+    await deleteOrphans(plan.pendingOfDeleted.splice(0));
+    await fanOut.flush(plan);
+  };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
   for await (const due of failurePages(state, def.id, false)) {
     const { rows, gone } = await readDueFailures(source, def, mapping, due);
     plan.read += rows.length;
-    await planPage(rows, new Set(due.map((f) => f.identityHash)), rules, ports, plan);
     plan.clearFailures.push(...gone);
-    await fanOut.flush(plan);
+    await planRows(rows, new Set(due.map((f) => f.identityHash)));
   }
 
   // 2. Changes since the cursor, up to the high-water mark and maxRowsPerRun.
   const progress = await readChangesSinceCursor(source, { def, mapping, start, highWater, pageSize: deps.settings.pageSize }, async (rows) => {
     plan.read += rows.length;
-    await planPage(rows, new Set(), rules, ports, plan);
-    await fanOut.flush(plan);
+    await planRows(rows, new Set());
   });
 
   // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
@@ -78,8 +89,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     let orphanCount = 0;
     await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping, async (orphans) => {
       orphanCount += orphans.length;
-      const withoutItem = planOrphanDeletes(orphans, plan);
-      if (!dryRun && withoutItem.length) await state.deleteLedger(def.id, withoutItem);
+      await deleteOrphans(orphans);
       await fanOut.flush(plan);
     });
     if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);

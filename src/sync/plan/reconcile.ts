@@ -3,7 +3,8 @@ import { identityHash } from '../../core/identity';
 import { IdentitySet } from '../../core/identity-set';
 import type { ResolvedMapping } from '../../core/mapping';
 import type { Row } from '../../core/ports/source';
-import type { LedgerEntry } from '../../core/ports/state';
+import { isSyncError } from '../../core/errors';
+import type { LedgerEntry, LedgerStore, LedgerWrite } from '../../core/ports/state';
 import { deleteOp } from './compare';
 import type { PlannedRun } from './planned';
 
@@ -124,8 +125,56 @@ export async function findOrphans(
 }
 
 /**
+ * Orphans without an item id are `pending` creates whose outcome the ledger never learnt: the
+ * create may have reached SharePoint all the same (applied but the answer lost, then the batch
+ * dead-lettered or dropped). Forgetting such an entry would leave its item behind for good, so
+ * first its SyncKey is looked up (batched per list, in its list and the old list of a half-done
+ * move) and an item found is recorded on the entry with a compare-and-set; the ordinary delete
+ * then removes it through the ledger protocol. Entries someone else wrote meanwhile are left for
+ * the next reconciliation. Only itemless orphans cost a read (2 RU per key, 20 keys to a `$batch`).
+ */
+export async function recordItemsOfItemlessOrphans(
+  orphans: LedgerEntry[],
+  lookup: (listId: string, syncKeys: string[]) => Promise<ReadonlyMap<string, { id: string }>>,
+  ledger: Pick<LedgerStore, 'putLedgerIfMatch'>,
+  now: () => string,
+): Promise<LedgerEntry[]> {
+  const itemless = orphans.filter((e) => !e.itemId);
+  if (itemless.length === 0) return orphans;
+  const keysByList = new Map<string, string[]>();
+  for (const e of itemless) {
+    for (const listId of new Set([e.listId, ...(e.movedFrom ? [e.movedFrom.listId] : [])])) keysByList.set(listId, [...(keysByList.get(listId) ?? []), e.identityHash]);
+  }
+  const foundIn = new Map<string, Array<{ listId: string; itemId: string }>>();
+  for (const [listId, keys] of keysByList) {
+    let found: ReadonlyMap<string, { id: string }>;
+    try {
+      found = await lookup(listId, keys);
+    } catch (error) {
+      if (isSyncError(error, 'not_found')) continue; // the list is gone, and its items with it
+      throw error;
+    }
+    for (const [key, item] of found) foundIn.set(key, [...(foundIn.get(key) ?? []), { listId, itemId: item.id }]);
+  }
+  const writes: LedgerWrite[] = [];
+  for (const e of itemless) {
+    const items = foundIn.get(e.identityHash) ?? [];
+    const own = items.find((i) => i.listId === e.listId) ?? items[0];
+    if (!own) continue;
+    // Found in both lists: the write batch's delete removes the old one too (as `movedFrom`).
+    const other = items.find((i) => i !== own) ?? null;
+    writes.push({ entry: { ...e, listId: own.listId, itemId: own.itemId, state: other ? 'moving' : 'synced', movedFrom: other, contentInDoubt: true, updatedAt: now() }, ifMatch: e.etag ?? null });
+  }
+  const written = writes.length ? await ledger.putLedgerIfMatch(writes) : new Map<string, string>();
+  const recorded = new Map(writes.filter((w) => written.has(w.entry.identityHash)).map((w) => [w.entry.identityHash, w.entry]));
+  const raced = new Set(writes.filter((w) => !written.has(w.entry.identityHash)).map((w) => w.entry.identityHash));
+  return orphans.filter((e) => !raced.has(e.identityHash)).map((e) => recorded.get(e.identityHash) ?? e);
+}
+
+/**
  * Plans a delete per orphan: its item is deleted through a write batch. Returns the orphans
- * that never got an item (a create that did not happen): only their ledger entry is to drop.
+ * that never got an item (a create that did not happen, looked up first by
+ * `recordItemsOfItemlessOrphans`): only their ledger entry is to drop.
  */
 export function planOrphanDeletes(orphans: LedgerEntry[], plan: PlannedRun): string[] {
   const withoutItem: string[] = [];

@@ -105,8 +105,12 @@ describe('comparing a row with the ledger', () => {
     });
   });
 
-  it('a soft-deleted row with no item has nothing to delete', () => {
+  it('a soft-deleted row never synced has nothing to delete', () => {
     expect(compareWithLedger(row, softDeleted, undefined, names, MAPPING)).toEqual({ op: 'nothingToDelete', identityHash: row.identity });
-    expect(compareWithLedger(row, softDeleted, syncedEntry(row, 'list-eu', 'x', { itemId: null, state: 'pending' }), names, MAPPING)).toEqual({ op: 'nothingToDelete', identityHash: row.identity });
+  });
+
+  it('a soft-deleted row whose create is pending is handed on to have its item looked up (the create may have reached SharePoint)', () => {
+    const pending = syncedEntry(row, 'list-eu', 'x', { itemId: null, state: 'pending' });
+    expect(compareWithLedger(row, softDeleted, pending, names, MAPPING)).toEqual({ op: 'deletePending', entry: pending });
   });
 });
