@@ -23,8 +23,8 @@ const RECONCILE_KEY_PAGE_SIZE = 5000;
 /**
  * Plans one run, step by step: resolve the mapping, retry the failure list's due rows, read the
  * changes since the cursor page by page (map → route to shard → compare with the ledger → fan
- * out that page's write and move batches), reconcile deletes when due, then close a dry run or
- * hand the run to its writers.
+ * out that page's write and move batches), reconcile deletes when due, write a small plan in
+ * place (fan-out.ts), then close a dry run or hand the run to its writers.
  */
 export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMessage, planAtStart: RunPlanState): Promise<RunRecord | null> {
   const { state } = deps;
@@ -74,6 +74,9 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
   }
+
+  // A plan small enough was held back: write it here, before the run is marked `writing`.
+  if (!dryRun) await fanOut.writeHeld();
 
   const next = progress.next && visibleBefore !== null ? { ...progress.next, visibleBefore } : progress.next;
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled };
