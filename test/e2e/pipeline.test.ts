@@ -3,7 +3,7 @@ import { retryFailures } from '../../src/sync/failures';
 import { assertInvariant } from '../support/invariant';
 import { graphAsPerson } from '../support/tamper';
 import { QUEUES } from '../../src/core/ports/bus';
-import { INLINE_MAX_OPS } from '../../src/sync/plan/fan-out';
+import { DEFAULT_SYNC_SETTINGS } from '../../src/sync/deps';
 
 /**
  * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
@@ -217,6 +217,7 @@ describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s
   });
 
   it('a small change is written by the planning invocation itself; a large one fans out to the write queue', async () => {
+    const INLINE_MAX_OPS = DEFAULT_SYNC_SETTINGS.inlineWriteMaxOps;
     const sentTo = new Map<string, number>();
     const realBus = stack.services.bus();
     stack.rewire({

@@ -10,12 +10,11 @@ import { batchMessages, type BatchAddress } from './emit';
 import type { PlannedRun } from './planned';
 
 /**
- * A run whose whole plan is this small (write batches and ops, no moves) writes it in the
- * planning invocation instead of fanning out: a short run then costs no queue hop to its writers
- * and none to its finalizer. About one `$batch` round per batch at the default concurrency.
+ * A run whose whole plan is this small (write batches, and ops: `settings.inlineWriteMaxOps`; no
+ * moves) writes it in the planning invocation instead of fanning out: a short run then costs no
+ * queue hop to its writers and none to its finalizer.
  */
 export const INLINE_MAX_BATCHES = 8;
-export const INLINE_MAX_OPS = 400;
 
 /**
  * Fans a run out page by page, so the planner never holds more than a page of ops: after each
@@ -26,7 +25,7 @@ export const INLINE_MAX_OPS = 400;
  * as the next attempt, whose batch ids differ, so the earlier batches are never counted.
  * A dry run sends nothing and only keeps the counts.
  *
- * While everything planned so far fits INLINE_MAX_BATCHES / INLINE_MAX_OPS, the write batches
+ * While everything planned so far fits INLINE_MAX_BATCHES / `inlineWriteMaxOps`, the write batches
  * are counted but held; `writeHeld` then runs them through the writer (the same ledger protocol,
  * pending → Graph → synced, and the same settle) while the run is still `planning`. A process
  * crash there is a crash while planning: the run message is redelivered and re-planned, and the
@@ -72,7 +71,7 @@ export class PageFanOut {
     if (cleared.length) await deps.state.deleteFailures(def.id, cleared);
     const sent = batches.writes.length + batches.moves.length;
     let writes = batches.writes;
-    if (this.holding && batches.moves.length === 0 && fitsInline([...this.held, ...writes])) {
+    if (this.holding && batches.moves.length === 0 && fitsInline([...this.held, ...writes], deps.settings.inlineWriteMaxOps)) {
       this.held.push(...writes);
       writes = [];
     } else if (this.holding) {
@@ -109,7 +108,7 @@ export class PageFanOut {
   }
 }
 
-function fitsInline(writes: OutgoingMessage[]): boolean {
+function fitsInline(writes: OutgoingMessage[], maxOps: number): boolean {
   if (writes.length > INLINE_MAX_BATCHES) return false;
-  return writes.reduce((ops, w) => ops + (w.body as WriteBatchMessage).ops.length, 0) <= INLINE_MAX_OPS;
+  return writes.reduce((ops, w) => ops + (w.body as WriteBatchMessage).ops.length, 0) <= maxOps;
 }

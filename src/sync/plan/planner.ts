@@ -29,8 +29,13 @@ const RECONCILE_KEY_PAGE_SIZE = 5000;
 export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMessage, planAtStart: RunPlanState): Promise<RunRecord | null> {
   const { state } = deps;
   const dryRun = msg.mode === 'dryRun';
-  const source = await deps.source(storedAtStart.activeSourceId);
-  const target = await deps.target(storedAtStart.definition.target.connectionId);
+  // Reads that do not depend on each other go out together: a short run is mostly round trips.
+  const [source, target, cursor, quarantined] = await Promise.all([
+    deps.source(storedAtStart.activeSourceId),
+    deps.target(storedAtStart.definition.target.connectionId),
+    state.getCursor(storedAtStart.definition.id, storedAtStart.activeSourceId),
+    quarantinedIdentities(state, storedAtStart.definition.id),
+  ]);
   // On a real run a changed mapping bumps mappingVersion (rescan); a dry run only sees the flag.
   const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
   const def = stored.definition;
@@ -38,13 +43,12 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const plan = new PlannedRun(stored.lists ?? {});
   const fanOut = new PageFanOut(deps, def, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId, attempt: planAtStart.attempt ?? 1 }, dryRun);
 
-  const cursor = await state.getCursor(def.id, stored.activeSourceId);
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
   // Read before the high-water mark: every row stamped before it is then at most that mark.
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
-  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new Set() };
+  const rules: MapRules = { def, mapping, quarantined, seen: new Set() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
 
   // 1. Rows in the failure list that are due for another attempt, re-read by key a page at a time.
