@@ -17,7 +17,7 @@ import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
 import { findOrphans, planOrphanDeletes } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
-/** Source keys per page when reconciling deletes. */
+/** Source keys, and ledger entries, per page when reconciling deletes: few round trips, bounded memory. */
 const RECONCILE_KEY_PAGE_SIZE = 5000;
 
 /**
@@ -72,7 +72,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const rebuild = stored.rebuild;
   if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
-    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping);
+    const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id, RECONCILE_KEY_PAGE_SIZE), mapping);
     const withoutItem = planOrphanDeletes(orphans, plan);
     if (!dryRun) for (const identityHash of withoutItem) await state.deleteLedger(def.id, [identityHash]);
     if (rebuild && !dryRun && orphans.length === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
