@@ -260,6 +260,29 @@ describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s
     }
   });
 
+  it('a first load does not reconcile against the ledger its own writers fill; the next pass does, and deletes what went missing', async () => {
+    await stack.pg.query(`CREATE TABLE "${stack.schema}".recon (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await stack.pg.query(`INSERT INTO "${stack.schema}".recon SELECT g, 'row ' || g FROM generate_series(1, 40) g`);
+    await stack.addDefinition({
+      id: 'recon',
+      table: { schema: stack.schema, name: 'recon' },
+      title: 'label',
+      fields: [{ source: 'id', target: 'RowNumber' }],
+      cursor: { kind: 'timestamp', column: 'updated_at' },
+      sharding: { strategy: 'none', list: 'Recon' },
+      deletes: { mode: 'reconcile', everyRuns: 1 },
+    });
+    const load = await stack.run('recon');
+    expect(load.counts).toMatchObject({ created: 40, failed: 0 });
+    expect((load.plan as { reconciled?: boolean }).reconciled).toBe(false);
+
+    await stack.pg.query(`DELETE FROM "${stack.schema}".recon WHERE id IN (3, 4)`);
+    const next = await stack.run('recon');
+    expect((next.plan as { reconciled?: boolean }).reconciled).toBe(true);
+    expect(next.counts).toMatchObject({ deleted: 2, failed: 0 });
+    await assertInvariant(stack, 'recon', `SELECT * FROM "${stack.schema}".recon`);
+  });
+
   it('a breaking schema change stops the run with an error naming the column', async () => {
     await stack.pg.query(`ALTER TABLE "${stack.schema}".big DROP COLUMN label`);
     const run = await stack.run('big');

@@ -6,7 +6,7 @@ import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
-import { finishRebuild } from '../identity-change';
+import { finishRebuild, holdsItems } from '../identity-change';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
 import { PageFanOut } from './fan-out';
@@ -48,6 +48,9 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
+  // An empty ledger before the first write of this run: every entry the reconcile could compare
+  // was made by this run, from rows it just read, so there is nothing older to reconcile yet.
+  const ledgerWasEmpty = def.deletes.mode === 'reconcile' && !stored.rebuild && !(await holdsItems(state, def.id));
   const rules: MapRules = { def, mapping, quarantined, seen: new Set() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
 
@@ -68,9 +71,12 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   });
 
   // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
+  // A pass that began on an empty ledger (the first load) does not count: a row it read and that
+  // was deleted since is found by the next reconciling pass, instead of this one re-reading both
+  // sides while its own writers are still filling the ledger.
   let reconciled = false;
   const rebuild = stored.rebuild;
-  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
+  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
     const { orphans } = await findOrphans(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id, RECONCILE_KEY_PAGE_SIZE), mapping);
     const withoutItem = planOrphanDeletes(orphans, plan);
