@@ -4,7 +4,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type Timer } from '@azure
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { problem } from '../api/http';
 import { nextOccurrence, parseNcrontab } from '../core/ncrontab';
-import { decodeEnvelope, encodeEnvelope } from '../adapters/bus/storage-queue-bus';
+import { decodeEnvelope, encodeEnvelope, storageQueueSends } from '../adapters/bus/storage-queue-bus';
 import { poisonQueueName, resolveSettingPlaceholder, storageQueueOf, type FunctionDefinition, type HttpFunction, type QueueFunction, type TimerFunction } from '../runtime/function-table';
 import { Router } from './router';
 
@@ -24,8 +24,12 @@ export interface QueuePumpOptions {
   retryDelayMs: number;
   /** Lock held on a message while its handler runs; renewed at half-time. */
   lockMs: number;
+  /** Longest wait between polls of an empty queue; a message sent in this process wakes the pump at once. */
   pollIntervalMs: number;
+  /** Messages fetched per poll (host.json queues.batchSize). */
   batchSize: number;
+  /** A new batch is fetched once this few messages are still running (host.json queues.newBatchThreshold; default batchSize / 2). */
+  newBatchThreshold?: number;
   /** Service Bus duplicate detection, emulated: the same messageId within this window runs once. */
   duplicateDetectionWindowMs: number;
 }
@@ -68,6 +72,7 @@ export class LocalHost {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly seenMessageIds = new Map<string, number>();
   private readonly sessionChains = new Map<string, Promise<void>>();
+  private readonly wakes = new Map<string, PumpWake>();
   url = '';
 
   constructor(private readonly options: LocalHostOptions) {
@@ -108,6 +113,7 @@ export class LocalHost {
   async stop(): Promise<void> {
     this.stopping = true;
     this.timers.forEach(clearTimeout);
+    this.wakes.forEach((wake) => wake.stop());
     await Promise.allSettled([...this.inFlight]);
     await Promise.allSettled(this.pumps);
     await new Promise<void>((resolve) => {
@@ -256,23 +262,46 @@ export class LocalHost {
     await queue.createIfNotExists();
     await poison?.createIfNotExists();
     const opts = this.queueOptions;
-    while (!this.stopping) {
-      let received;
-      try {
-        received = await queue.receiveMessages({ numberOfMessages: opts.batchSize, visibilityTimeout: Math.ceil(opts.lockMs / 1000) });
-      } catch (error) {
-        if (this.stopping) break;
-        this.log('warn', `${fn.name}: cannot read queue ${queue.name}: ${(error as Error).message}`);
-        await sleep(1000);
-        continue;
+    const threshold = opts.newBatchThreshold ?? Math.floor(opts.batchSize / 2);
+    const wake = new PumpWake();
+    this.wakes.set(queue.name, wake);
+    const onSent = (queueName: string, visibleInMs: number) => queueName === queue.name && wake.at(visibleInMs);
+    storageQueueSends.on('sent', onSent);
+    let running = 0;
+    try {
+      while (!this.stopping) {
+        // As the Functions queue trigger: fetch a new batch only once the running ones drop to the threshold.
+        if (running > threshold) {
+          await wake.sleep(opts.pollIntervalMs);
+          continue;
+        }
+        wake.consume();
+        let received;
+        try {
+          received = await queue.receiveMessages({ numberOfMessages: Math.min(32, opts.batchSize), visibilityTimeout: Math.ceil(opts.lockMs / 1000) });
+        } catch (error) {
+          if (this.stopping) break;
+          this.log('warn', `${fn.name}: cannot read queue ${queue.name}: ${(error as Error).message}`);
+          await sleep(1000);
+          continue;
+        }
+        if (received.receivedMessageItems.length === 0) {
+          await wake.sleep(opts.pollIntervalMs);
+          continue;
+        }
+        for (const item of received.receivedMessageItems) {
+          running++;
+          void this.track(this.deliver(fn, queue, poison, item))
+            .catch(() => undefined)
+            .finally(() => {
+              running--;
+              wake.at(0);
+            });
+        }
       }
-      if (received.receivedMessageItems.length === 0) {
-        await sleep(opts.pollIntervalMs);
-        continue;
-      }
-      for (const item of received.receivedMessageItems) {
-        this.track(this.deliver(fn, queue, poison, item));
-      }
+    } finally {
+      storageQueueSends.off('sent', onSent);
+      wake.stop();
     }
   }
 
@@ -330,6 +359,7 @@ export class LocalHost {
           this.log('warn', `${fn.name}: message ${item.messageId} moved to ${poison.name} after ${item.dequeueCount} deliveries: ${(error as Error).message}`);
           const deadLetterReason = exhausted ? 'MaxDeliveryCountExceeded' : 'PoisonMessage';
           await poison.sendMessage(encodeEnvelope({ ...envelope, deadLetterReason, deadLetterErrorDescription: (error as Error).message }), { messageTimeToLive: -1 });
+          this.wakes.get(poison.name)?.at(0);
           await queue.deleteMessage(item.messageId, popReceipt).catch(() => undefined);
         } else if (exhausted) {
           this.log('error', `${fn.name}: dead letter ${item.messageId} still fails after ${item.dequeueCount} deliveries, retrying later: ${(error as Error).message}`);
@@ -337,6 +367,7 @@ export class LocalHost {
         } else {
           this.log('info', `${fn.name}: delivery ${item.dequeueCount} of message ${item.messageId} failed, will retry: ${(error as Error).message}`);
           await queue.updateMessage(item.messageId, popReceipt, undefined, Math.ceil(opts.retryDelayMs / 1000)).catch(() => undefined);
+          this.wakes.get(queue.name)?.at(Math.ceil(opts.retryDelayMs / 1000) * 1000);
         }
       }
     };
@@ -354,3 +385,65 @@ export class LocalHost {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Storage queue visibility has whole seconds, and Azurite's clock its own rounding: look again a little after. */
+const VISIBILITY_SLACK_MS = 30;
+
+/**
+ * When a pump looks at its queue again: after its poll interval, or at once when a message is
+ * sent to it in this process (or a running delivery ends), or when a delayed message becomes
+ * visible. A wake that comes while the pump is busy is kept, so none is lost.
+ */
+class PumpWake {
+  private pending = false;
+  private stopped = false;
+  private resolve?: () => void;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  /** Wake in `delayMs` (0 = now). */
+  at(delayMs: number): void {
+    if (delayMs <= 0) return this.fire();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.fire();
+    }, delayMs + VISIBILITY_SLACK_MS);
+    timer.unref?.();
+    this.timers.add(timer);
+  }
+
+  /** Clears a kept wake before the pump looks at the queue. */
+  consume(): void {
+    this.pending = false;
+  }
+
+  sleep(maxMs: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.resolve = undefined;
+        self.pending = false;
+        resolve();
+      }
+      this.resolve = done;
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timers.forEach(clearTimeout);
+    this.timers.clear();
+    this.fire();
+  }
+
+  private fire(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+}

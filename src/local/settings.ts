@@ -16,7 +16,7 @@ export function loadLocalSettings(root = process.cwd(), env: NodeJS.ProcessEnv =
 }
 
 /** host.json `extensions.queues` → the local pump's options. */
-export function queueOptionsFromHostJson(root = process.cwd()): { maxDequeueCount?: number; retryDelayMs?: number; batchSize?: number; pollIntervalMs?: number } {
+export function queueOptionsFromHostJson(root = process.cwd()): { maxDequeueCount?: number; retryDelayMs?: number; batchSize?: number; newBatchThreshold?: number; pollIntervalMs?: number } {
   const file = path.join(root, 'host.json');
   if (!existsSync(file)) return {};
   const host = JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } };
@@ -25,6 +25,7 @@ export function queueOptionsFromHostJson(root = process.cwd()): { maxDequeueCoun
     maxDequeueCount: typeof q.maxDequeueCount === 'number' ? q.maxDequeueCount : undefined,
     retryDelayMs: typeof q.visibilityTimeout === 'string' ? timeSpanMs(q.visibilityTimeout) : undefined,
     batchSize: typeof q.batchSize === 'number' ? q.batchSize : undefined,
+    newBatchThreshold: typeof q.newBatchThreshold === 'number' ? q.newBatchThreshold : undefined,
     pollIntervalMs: typeof q.maxPollingInterval === 'string' ? Math.min(timeSpanMs(q.maxPollingInterval), 1000) : undefined,
   };
 }

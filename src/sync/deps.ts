@@ -41,6 +41,11 @@ export interface SyncSettings {
   writeBatchMaxOps: number;
   /** Rows read per source query. */
   pageSize: number;
+  /**
+   * A run whose whole plan has at most this many write ops (in at most 8 batches, no moves) is
+   * written by its planning invocation instead of fanning out (src/sync/plan/fan-out.ts); 0 = always fan out.
+   */
+  inlineWriteMaxOps: number;
   /** How long a run's lease lasts before another run may take over (crash recovery). */
   leaseTtlMs: number;
   /** How often the scheduler timer probes each definition's sources (failover health). */
@@ -63,6 +68,7 @@ export const DEFAULT_SYNC_SETTINGS: SyncSettings = {
   messageMaxBytes: 250_000,
   writeBatchMaxOps: 100,
   pageSize: 2000,
+  inlineWriteMaxOps: 400,
   leaseTtlMs: 30 * 60_000,
   probeIntervalMs: 60_000,
   probeTimeoutMs: 10_000,

@@ -12,6 +12,7 @@ import type { SyncDeps } from './deps';
 
 class RunCharge {
   readonly spend: Spend = { ru: 0, requests: 0 };
+  constructor(readonly runId: string) {}
   private billed = 0;
 
   take(): number {
@@ -29,7 +30,9 @@ class RunCharge {
 const charges = new AsyncLocalStorage<RunCharge>();
 
 export async function chargeRun<T>(deps: Pick<SyncDeps, 'state' | 'log'>, runId: string, work: () => Promise<T>): Promise<T> {
-  const charge = new RunCharge();
+  // Work of the same run inside its charge (a small plan written by the planning invocation) is already metered by it.
+  if (charges.getStore()?.runId === runId) return work();
+  const charge = new RunCharge(runId);
   try {
     return (await charges.run(charge, () => meterSpend(work, charge.spend))).result;
   } finally {

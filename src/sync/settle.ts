@@ -26,9 +26,9 @@ export async function settleBatch(deps: SyncDeps, definitionId: string, runId: s
   const { run, applied } = await deps.state.incrementRunOnce(runId, `batch:${batchId}`, { ...counts, batchesSettled: 1, ruSpent });
   if (!applied) returnRunRu(ruSpent);
   if (!isRunLive(run)) return;
-  // Progress keeps the run's lease alive: a throttled run may outlast one lease period.
-  await deps.state.renewLease(runLeaseName(definitionId), runId, deps.settings.leaseTtlMs);
-  if (applied) await markProgress(deps, run);
+  // Progress keeps the run's lease alive (a throttled run may outlast one lease period); both are
+  // written at most once per PROGRESS_MARK_INTERVAL_MS, far inside the lease, not once per batch.
+  if (applied && (await markProgress(deps, run))) await deps.state.renewLease(runLeaseName(definitionId), runId, deps.settings.leaseTtlMs);
   const plan = planState(run);
   if (run.status === 'running' && plan?.phase === 'writing' && run.batchesSettled >= run.batchesExpected) {
     const message: FinalizeMessage = { type: 'finalize', definitionId, runId };
@@ -36,11 +36,12 @@ export async function settleBatch(deps: SyncDeps, definitionId: string, runId: s
   }
 }
 
-/** Records that the run moved (for the reaper), and clears a throttle wait that is over. */
-export async function markProgress(deps: SyncDeps, run: RunRecord, force = false): Promise<void> {
+/** Records that the run moved (for the reaper), and clears a throttle wait that is over. True when it wrote. */
+export async function markProgress(deps: SyncDeps, run: RunRecord, force = false): Promise<boolean> {
   const now = deps.now();
   const waitOver = run.waitingUntil != null && Date.parse(run.waitingUntil) <= now.getTime();
   const stale = !run.progressAt || now.getTime() - Date.parse(run.progressAt) >= PROGRESS_MARK_INTERVAL_MS;
-  if (!force && !stale && !waitOver) return;
+  if (!force && !stale && !waitOver) return false;
   await deps.state.updateRun(run.runId, { progressAt: now.toISOString(), ...(waitOver ? { waitingUntil: null, waitingReason: null } : {}) });
+  return true;
 }

@@ -222,7 +222,7 @@ describe('every run ends (local host stack)', () => {
       if (queue === 'sync-writes') events.push('batches sent');
       return bus.send(queue, messages);
     } };
-    const deps = { ...stack.deps, bus: recording, source: async () => counting, settings: { ...stack.deps.settings, pageSize: 10 } };
+    const deps = { ...stack.deps, bus: recording, source: async () => counting, settings: { ...stack.deps.settings, pageSize: 10, inlineWriteMaxOps: 0 } }; // 0: a plan this small would be written inline
     const run = await handleRunMessage(deps, newRunMessage(id, 'incremental', 'manual', new Date()));
     expect(events.indexOf('batches sent')).toBeGreaterThanOrEqual(0);
     expect(events.indexOf('batches sent')).toBeLessThan(events.indexOf('last page read'));

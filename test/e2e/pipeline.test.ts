@@ -2,6 +2,8 @@ import { startStack, type Stack } from '../support/stack';
 import { retryFailures } from '../../src/sync/failures';
 import { assertInvariant } from '../support/invariant';
 import { graphAsPerson } from '../support/tamper';
+import { QUEUES } from '../../src/core/ports/bus';
+import { DEFAULT_SYNC_SETTINGS } from '../../src/sync/deps';
 
 /**
  * Push sync end to end on the local host stack: real PostgreSQL, Azurite state and queues,
@@ -212,6 +214,73 @@ describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s
     await stack.pg.query(`UPDATE "${stack.schema}".bulk SET label = 'changed', updated_at = now() WHERE id = 7`);
     const changed = await stack.run('bulk');
     expect(changed.counts).toMatchObject({ read: 1, updated: 1 });
+  });
+
+  it('a small change is written by the planning invocation itself; a large one fans out to the write queue', async () => {
+    const INLINE_MAX_OPS = DEFAULT_SYNC_SETTINGS.inlineWriteMaxOps;
+    const sentTo = new Map<string, number>();
+    const realBus = stack.services.bus();
+    stack.rewire({
+      bus: () => ({
+        send: async (queue, messages) => {
+          sentTo.set(queue, (sentTo.get(queue) ?? 0) + messages.length);
+          await realBus.send(queue, messages);
+        },
+        ping: () => realBus.ping(),
+        close: async () => undefined,
+      }),
+    });
+    try {
+      await stack.pg.query(`CREATE TABLE "${stack.schema}".inline (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+      await stack.pg.query(`INSERT INTO "${stack.schema}".inline SELECT g, 'row ' || g FROM generate_series(1, ${INLINE_MAX_OPS + 50}) g`);
+      await stack.addDefinition({
+        id: 'inline',
+        table: { schema: stack.schema, name: 'inline' },
+        title: 'label',
+        fields: [{ source: 'id', target: 'RowNumber' }],
+        cursor: { kind: 'timestamp', column: 'updated_at' },
+        sharding: { strategy: 'hash', buckets: 2, listTemplate: 'Inline {n}' },
+        maxRowsPerRun: 10_000,
+      });
+      const load = await stack.run('inline');
+      expect(load.counts).toMatchObject({ created: INLINE_MAX_OPS + 50, failed: 0 });
+      expect(sentTo.get(QUEUES.writes) ?? 0).toBeGreaterThan(0);
+
+      sentTo.clear();
+      await stack.pg.query(`UPDATE "${stack.schema}".inline SET label = 'changed ' || id, updated_at = clock_timestamp() WHERE id <= 30`);
+      const small = await stack.run('inline');
+      expect(small.status).toBe('succeeded');
+      expect(small.counts).toMatchObject({ updated: 30, failed: 0 });
+      expect(sentTo.get(QUEUES.writes) ?? 0).toBe(0);
+      // nor a finalize message: the planning invocation closed the run
+      expect(sentTo.get(QUEUES.runs) ?? 0).toBe(0);
+      await assertInvariant(stack, 'inline', `SELECT * FROM "${stack.schema}".inline`);
+    } finally {
+      stack.rewire({ bus: () => realBus });
+    }
+  });
+
+  it('a first load does not reconcile against the ledger its own writers fill; the next pass does, and deletes what went missing', async () => {
+    await stack.pg.query(`CREATE TABLE "${stack.schema}".recon (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await stack.pg.query(`INSERT INTO "${stack.schema}".recon SELECT g, 'row ' || g FROM generate_series(1, 40) g`);
+    await stack.addDefinition({
+      id: 'recon',
+      table: { schema: stack.schema, name: 'recon' },
+      title: 'label',
+      fields: [{ source: 'id', target: 'RowNumber' }],
+      cursor: { kind: 'timestamp', column: 'updated_at' },
+      sharding: { strategy: 'none', list: 'Recon' },
+      deletes: { mode: 'reconcile', everyRuns: 1 },
+    });
+    const load = await stack.run('recon');
+    expect(load.counts).toMatchObject({ created: 40, failed: 0 });
+    expect((load.plan as { reconciled?: boolean }).reconciled).toBe(false);
+
+    await stack.pg.query(`DELETE FROM "${stack.schema}".recon WHERE id IN (3, 4)`);
+    const next = await stack.run('recon');
+    expect((next.plan as { reconciled?: boolean }).reconciled).toBe(true);
+    expect(next.counts).toMatchObject({ deleted: 2, failed: 0 });
+    await assertInvariant(stack, 'recon', `SELECT * FROM "${stack.schema}".recon`);
   });
 
   it('a breaking schema change stops the run with an error naming the column', async () => {

@@ -150,6 +150,16 @@ describe('dry-run plans in pages, and the RU runs record (local host stack)', ()
     expect(real.ruSpent).toBe(charged);
   });
 
+  it('a small change written by the planning invocation itself records its RU once', async () => {
+    await stack.pg.query(`UPDATE ${table()} SET amount = 2000 + id, updated_at = clock_timestamp() WHERE id IN (11, 12, 300)`);
+    stack.emulator.state.resetMetrics();
+    const real = await stack.run('orders');
+    expect(real).toMatchObject({ status: 'succeeded', counts: expect.objectContaining({ updated: 3 }) });
+    const charged = stack.emulator.state.metrics().ru.total;
+    expect(charged).toBeGreaterThan(0);
+    expect(real.ruSpent).toBe(charged);
+  });
+
   it(`a definition keeps the stored plans of its newest ${PLAN_RETENTION_DRY_RUNS} dry runs; older ones answer 409`, async () => {
     const runs: string[] = [];
     for (let i = 0; i < PLAN_RETENTION_DRY_RUNS; i++) runs.push((await stack.run('orders', 'dryRun')).runId);

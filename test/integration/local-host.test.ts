@@ -94,3 +94,58 @@ describe('local host (Azurite queues, real HTTP)', () => {
     expect(props.approximateMessagesCount).toBe(0);
   });
 });
+
+describe('local host queue pump (Azurite queues)', () => {
+  const wakeQueue = `wake-${suffix}`;
+  const busyQueue = `busy-${suffix}`;
+  const woken: unknown[] = [];
+  let running = 0;
+  let mostAtOnce = 0;
+  let finished = 0;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const functions: FunctionDefinition[] = [
+    { kind: 'queue', name: 'wake', queueName: wakeQueue, handler: async (message) => void woken.push(message) },
+    {
+      kind: 'queue',
+      name: 'busy',
+      queueName: busyQueue,
+      handler: async () => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await gate;
+        running--;
+        finished++;
+      },
+    },
+  ];
+  // A poll interval longer than any test here: only a wake can deliver in time.
+  const host = new LocalHost({ functions, port: 0, storageConnectionString: connection(), queues: { pollIntervalMs: 10 * 60_000, batchSize: 4, newBatchThreshold: 2 }, log: () => undefined });
+
+  beforeAll(async () => {
+    await host.start();
+    // let each pump make its first (empty) poll and go to sleep
+    await new Promise((r) => setTimeout(r, 500));
+  });
+  afterAll(() => host.stop());
+
+  it('a message sent in this process wakes the pump instead of waiting for its next poll, a delayed one when it becomes visible', async () => {
+    const bus = new StorageQueueBus(connection());
+    await bus.send(wakeQueue as never, [{ body: { now: true }, messageId: 'w-1' }]);
+    expect(await waitFor('the sent message', () => woken[0])).toEqual({ now: true });
+    await bus.send(wakeQueue as never, [{ body: { later: true }, messageId: 'w-2', scheduledAt: new Date(Date.now() + 1500) }]);
+    expect(await waitFor('the delayed message', () => woken[1])).toEqual({ later: true });
+  });
+
+  it('runs at most batchSize + newBatchThreshold messages of a queue at once, as the Functions queue trigger does', async () => {
+    const bus = new StorageQueueBus(connection());
+    await bus.send(busyQueue as never, Array.from({ length: 12 }, (_, i) => ({ body: { i }, messageId: `b-${i}` })));
+    await waitFor('the pump to fill its slots', () => (running >= 4 ? true : undefined));
+    // give an unbounded pump the chance to take more
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(mostAtOnce).toBeLessThanOrEqual(6);
+    release();
+    await waitFor('every message', () => (finished === 12 ? true : undefined));
+    expect(mostAtOnce).toBeLessThanOrEqual(6);
+  });
+});

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { transientError } from '../../core/errors';
 import type { MessageBus, OutgoingMessage, QueueName } from '../../core/ports/bus';
@@ -39,6 +40,14 @@ export function visibilityDelaySeconds(scheduledAt: Date | undefined, nowMs: num
   return Math.min(STORAGE_QUEUE_MAX_DELAY_SECONDS, Math.max(0, Math.ceil((scheduledAt.getTime() - nowMs) / 1000)));
 }
 
+/**
+ * In-process notice of every message sent (queue name, ms until it is visible), so a local host
+ * pump in the same process wakes when a message is sent instead of waiting for its next poll,
+ * as a Service Bus trigger is pushed its messages. A message from another process is still
+ * found by the pump's poll.
+ */
+export const storageQueueSends = new EventEmitter().setMaxListeners(0);
+
 export class StorageQueueBus implements MessageBus {
   private readonly service: QueueServiceClient;
   private readonly ready = new Map<string, Promise<QueueClient>>();
@@ -64,7 +73,8 @@ export class StorageQueueBus implements MessageBus {
       await Promise.all(
         messages.map((m) => {
           const text = encodeEnvelope({ body: m.body, messageId: m.messageId, sessionId: m.sessionId });
-          return queue.sendMessage(text, { visibilityTimeout: visibilityDelaySeconds(m.scheduledAt, Date.now()), messageTimeToLive: -1 });
+          const delaySeconds = visibilityDelaySeconds(m.scheduledAt, Date.now());
+          return queue.sendMessage(text, { visibilityTimeout: delaySeconds, messageTimeToLive: -1 }).then(() => storageQueueSends.emit('sent', queueName, delaySeconds * 1000));
         }),
       );
     } catch (error) {

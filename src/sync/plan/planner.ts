@@ -8,7 +8,7 @@ import { runLeaseName, type SyncDeps } from '../deps';
 import { failurePages, quarantinedIdentities } from '../failures';
 import { finalizeRun } from '../finalize';
 import type { RunPlanState } from '../run-state';
-import { finishRebuild } from '../identity-change';
+import { finishRebuild, holdsItems } from '../identity-change';
 import { takeRunRu } from '../run-spend';
 import { ShardLists } from '../shard-lists';
 import { currentMapping } from './current-mapping';
@@ -21,20 +21,25 @@ import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
 import { forEachOrphanPage, planOrphanDeletes, recordItemsOfItemlessOrphans } from './reconcile';
 import { reconcileDue } from './reconcile-due';
 
-/** Source keys per page when reconciling deletes. */
+/** Source keys, and ledger entries, per page when reconciling deletes: few round trips, bounded memory. */
 const RECONCILE_KEY_PAGE_SIZE = 5000;
 
 /**
  * Plans one run, step by step: resolve the mapping, retry the failure list's due rows, read the
  * changes since the cursor page by page (map → route to shard → compare with the ledger → fan
- * out that page's write and move batches), reconcile deletes when due, then close a dry run or
- * hand the run to its writers.
+ * out that page's write and move batches), reconcile deletes when due, write a small plan in
+ * place (fan-out.ts), then close a dry run or hand the run to its writers.
  */
 export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, msg: RunMessage, planAtStart: RunPlanState): Promise<RunRecord | null> {
   const { state } = deps;
   const dryRun = msg.mode === 'dryRun';
-  const source = await deps.source(storedAtStart.activeSourceId);
-  const target = await deps.target(storedAtStart.definition.target.connectionId);
+  // Reads that do not depend on each other go out together: a short run is mostly round trips.
+  const [source, target, cursor, quarantined] = await Promise.all([
+    deps.source(storedAtStart.activeSourceId),
+    deps.target(storedAtStart.definition.target.connectionId),
+    state.getCursor(storedAtStart.definition.id, storedAtStart.activeSourceId),
+    quarantinedIdentities(state, storedAtStart.definition.id),
+  ]);
   // On a real run a changed mapping bumps mappingVersion (rescan); a dry run only sees the flag.
   const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
   const def = stored.definition;
@@ -45,13 +50,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   if (dryRun && (planAtStart.attempt ?? 1) > 1) await state.deleteRunPlan(msg.runId);
   const fanOut = new PageFanOut(deps, def, { definitionId: def.id, runId: msg.runId, siteId: def.target.siteId, attempt: planAtStart.attempt ?? 1 }, dryRun, planPages);
 
-  const cursor = await state.getCursor(def.id, stored.activeSourceId);
   const start = startPosition(cursor, msg.mode, stored.mappingVersion, mappingChanged);
   // Read before the high-water mark: every row stamped before it is then at most that mark.
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
 
-  const rules: MapRules = { def, mapping, quarantined: await quarantinedIdentities(state, def.id), seen: new IdentitySet() };
+  // An empty ledger before the first write of this run: every entry the reconcile could compare
+  // was made by this run, from rows it just read, so there is nothing older to reconcile yet.
+  const ledgerWasEmpty = def.deletes.mode === 'reconcile' && !stored.rebuild && !(await holdsItems(state, def.id));
+  const rules: MapRules = { def, mapping, quarantined, seen: new IdentitySet() };
   const ports: PagePorts = { ledger: (hashes) => state.getLedger(def.id, hashes), shardList: (name) => shards.resolve(name) };
   // A pending create may have made its item: orphans and soft-deleted rows without an item id are looked up by SyncKey before their entry is forgotten.
   const lookup = (listId: string, keys: string[]) => target.findBySyncKey(def.target.siteId, listId, keys, { select: [SYNC_KEY_COLUMN] });
@@ -81,13 +88,16 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   });
 
   // 3. Reconcile deletes: every N completed passes (every pass while a rebuild is pending), compare all source keys with the ledger.
+  // A pass that began on an empty ledger (the first load) does not count: a row it read and that
+  // was deleted since is found by the next reconciling pass, instead of this one re-reading both
+  // sides while its own writers are still filling the ledger.
   let reconciled = false;
   const rebuild = stored.rebuild;
-  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
+  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
     // Orphans come a page at a time and are fanned out as they come, so none are held.
     let orphanCount = 0;
-    await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id), mapping, async (orphans) => {
+    await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id, RECONCILE_KEY_PAGE_SIZE), mapping, async (orphans) => {
       orphanCount += orphans.length;
       await deleteOrphans(orphans);
       await fanOut.flush(plan);
@@ -95,6 +105,9 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
   }
+
+  // A plan small enough was held back: write it here, before the run is marked `writing`.
+  if (!dryRun) await fanOut.writeHeld();
 
   const next = progress.next && visibleBefore !== null ? { ...progress.next, visibleBefore } : progress.next;
   const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled };

@@ -1,0 +1,128 @@
+/**
+ * Where a run's time goes (issue 13): initial load, idle, 1 % updated, 0.5 % deleted and idle
+ * again on the bench stack, printing each queue delivery's start and end from the run message's
+ * send, and the calls and summed time of every state-store and source method (summed over
+ * concurrent calls, so more than the wall time when writers overlap).
+ * Not part of `npm run bench`: `ROWS=2000 npx tsx bench/trace-run.ts`.
+ */
+import { clearTenantLimiters } from '../src/adapters/sharepoint/limiter';
+import { QUEUES } from '../src/core/ports/bus';
+import { LocalHost } from '../src/local/host';
+import { newRunMessage } from '../src/sync/plan-run';
+import { benchStack, createSourceTable } from './pipeline';
+
+const rows = Number(process.env.ROWS ?? 2000);
+const pgUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+process.env.TEST_PG_URL = pgUrl;
+let t0 = Date.now();
+const events: string[] = [];
+const ev = (s: string) => events.push(`${String(Date.now() - t0).padStart(6)} ms  ${s}`);
+const acc = new Map<string, { n: number; ms: number }>();
+const add = (k: string, ms: number) => {
+  const a = acc.get(k) ?? { n: 0, ms: 0 };
+  a.n++;
+  a.ms += ms;
+  acc.set(k, a);
+};
+function wrap(obj: any, prefix: string) {
+  const names = new Set(Object.getOwnPropertyNames(obj));
+  for (let p = Object.getPrototypeOf(obj); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) for (const n of Object.getOwnPropertyNames(p)) names.add(n);
+  for (const name of names) {
+    if (name === 'constructor' || typeof obj[name] !== 'function') continue;
+    const orig = obj[name].bind(obj);
+    obj[name] = (...args: unknown[]) => {
+      const s = performance.now();
+      const r = orig(...args);
+      if (r && typeof r.then === 'function') return r.finally(() => add(`${prefix}.${name}`, performance.now() - s));
+      if (r && typeof r[Symbol.asyncIterator] === 'function') {
+        return (async function* () {
+          for await (const x of r) yield x;
+          add(`${prefix}.${name}`, performance.now() - s);
+        })();
+      }
+      add(`${prefix}.${name}`, performance.now() - s);
+      return r;
+    };
+  }
+}
+const deliver = (LocalHost.prototype as any).deliver;
+(LocalHost.prototype as any).deliver = async function (fn: any, queue: any, poison: any, item: any) {
+  const s = Date.now();
+  ev(`deliver ${fn.name} start (inserted ${item.insertedOn ? s - item.insertedOn.getTime() : '?'} ms ago)`);
+  try {
+    return await deliver.call(this, fn, queue, poison, item);
+  } finally {
+    ev(`deliver ${fn.name} end (${Date.now() - s} ms)`);
+  }
+};
+
+async function main() {
+  clearTenantLimiters();
+  const handle = await benchStack({ pgUrl, stateStore: 'postgres' }, 600_000, { GRAPH_BUDGET_RU_PER_MINUTE: '600000', GRAPH_MAX_CONCURRENCY: '8' });
+  const stack = handle.stack;
+  const table = await createSourceTable(stack, rows);
+  await stack.addDefinition({
+    id: 'tr',
+    table: { schema: stack.schema, name: 'orders' },
+    title: 'customer',
+    fields: [{ source: 'amount' }, { source: 'quantity' }, { source: 'ordered_at' }, { source: 'paid' }],
+    cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 5 },
+    sharding: { strategy: 'hash', buckets: 4, listTemplate: 'tr {n}' },
+    deletes: { mode: 'reconcile', everyRuns: 1 },
+    maxRowsPerRun: Math.max(50_000, rows * 2),
+  });
+  stack.emulator.state.configure({ latencyMs: { fixed: 20, jitter: 10 } });
+  wrap(stack.state, 'state');
+  const sources = new Map<string, any>();
+  const origSource = stack.services.source;
+  stack.rewire({
+    source: async (id: string) => {
+      let s = sources.get(id);
+      if (!s) {
+        s = await origSource.call(stack.services, id);
+        wrap(s, 'source');
+        sources.set(id, s);
+      }
+      return s;
+    },
+  });
+  const phase = async (name: string) => {
+    events.length = 0;
+    acc.clear();
+    stack.emulator.state.resetMetrics();
+    const message = newRunMessage('tr', 'incremental', 'manual', new Date());
+    t0 = Date.now();
+    ev('send run');
+    await stack.services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: 'tr' }]);
+    ev('sent');
+    for (;;) {
+      const run = await stack.state.getRun(message.runId);
+      if (run?.finishedAt) {
+        ev(`run ${run.status} ${run.error ?? ""} finishedAt +${Date.parse(run.finishedAt) - t0} ms counts ${JSON.stringify(run.counts)}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await stack.waitForQuiet();
+    const m = stack.emulator.state.metrics();
+    console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}`);
+    console.log(events.join('\n'));
+    const list = [...acc].filter(([k]) => k !== 'state.getRun').sort((a, b) => b[1].ms - a[1].ms);
+    for (const [k, v] of list) console.log(`  ${k.padEnd(34)} n=${String(v.n).padStart(5)}  ${v.ms.toFixed(1).padStart(8)} ms`);
+  };
+  await phase('initial');
+  await phase('idle');
+  await stack.pg.query(`UPDATE ${table} SET amount = amount + 1, updated_at = clock_timestamp() WHERE id % 100 = 1`);
+  await phase('update');
+  await stack.pg.query(`DELETE FROM ${table} WHERE id % 200 = 3`);
+  await phase('delete');
+  await phase('idle2');
+  await handle.stop();
+}
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
