@@ -311,6 +311,8 @@ describe('the admin console in Chromium', () => {
       await kb.getByText(/columns read from/).waitFor({ state: 'attached' });
       await tabTo(kb, 'SharePoint connection');
       await kb.keyboard.type('intranet');
+      // The sites arrive after the connection is chosen: choose one only once they are listed.
+      await kb.getByLabel('Site', { exact: true }).locator('option').nth(1).waitFor({ state: 'attached' });
       await tabTo(kb, 'Site');
       await kb.keyboard.press('ArrowDown');
       for (const next of ['Fields', 'Key', 'Cursor', 'Deletes', 'Sharding']) {
