@@ -140,7 +140,8 @@ describe('local host queue pump (Azurite queues)', () => {
   it('runs at most batchSize + newBatchThreshold messages of a queue at once, as the Functions queue trigger does', async () => {
     const bus = new StorageQueueBus(connection());
     await bus.send(busyQueue as never, Array.from({ length: 12 }, (_, i) => ({ body: { i }, messageId: `b-${i}` })));
-    await waitFor('the pump to fill its slots', () => (running >= 4 ? true : undefined));
+    // The pump stops fetching once more than newBatchThreshold run (a first fetch may bring 3 of the 4 if the sends are still arriving).
+    await waitFor('the pump to fill its slots', () => (running > 2 ? true : undefined));
     // give an unbounded pump the chance to take more
     await new Promise((r) => setTimeout(r, 1000));
     expect(mostAtOnce).toBeLessThanOrEqual(6);
