@@ -119,17 +119,8 @@ type FromChild =
   | { type: 'done'; report: PlannerReport }
   | { type: 'failed'; error: string };
 
-interface PlannerReport {
-  peakRssMb: number;
-  sampledPeakRssMb: number;
-  idleRssMb: number;
-  peakHeapUsedMb: number;
-  heapAfterRunMb: number | null;
-  heapIdleMb: number | null;
-  planSeconds: number;
-  runSeconds: number | null;
-  run: RunRecord;
-}
+/** What the planning process reports: its share of a measurement, and the run record. */
+type PlannerReport = Pick<ScaleMeasurement, 'peakRssMb' | 'sampledPeakRssMb' | 'idleRssMb' | 'peakHeapUsedMb' | 'heapAfterRunMb' | 'heapIdleMb' | 'planSeconds' | 'runSeconds'> & { run: RunRecord };
 
 /** `archived` is false on every `liveEvery`-th row (the real run's live rows), true elsewhere. */
 async function createTable(pg: Client, schema: string, rows: number, liveEvery: number): Promise<string> {
