@@ -23,6 +23,8 @@ export interface RunPlanState {
   /** The stored plan was deleted by retention (the counts and sample remain). */
   pagesDeleted?: boolean;
   reconciled?: boolean;
+  /** Reconciled without comparing keys: the source's key set was unchanged since the ledger was known to hold no orphan (reconcile-mark.ts). */
+  reconcileSkipped?: boolean;
   supersededBy?: string;
   /** Planning attempt (1 = first). A redelivered or retried run message re-plans as the next attempt. */
   attempt?: number;

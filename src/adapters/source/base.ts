@@ -303,6 +303,19 @@ export abstract class SqlSource implements SourceDatabase {
     }
   }
 
+  async keySetDigest(table: TableRef, key: string[]): Promise<string> {
+    if (!Array.isArray(key) || key.length === 0) throw configError(MODULE, 'key_required', 'a key digest needs at least one key column');
+    const schema = await this.schemaFor(table, key);
+    const d = this.dialect;
+    const texts = key.map((k) => {
+      const col = keyColumn(schema, k);
+      return d.exactText(d.quote(col.name), col);
+    });
+    const rows = await this.run(d.keySetDigest(texts, d.table(schema.table)), [], `reading the key digest of ${schema.table.schema}.${schema.table.name}`);
+    const [count, first, second] = rows[0] ?? [];
+    return `${String(count)}:${String(first)}:${String(second)}`;
+  }
+
   async probe(request: SourceProbeRequest): Promise<SourceProbe> {
     const unknownReplication: ReplicationStatus = { serverRole: null, lagSeconds: null, availabilityGroup: null };
     const connect = await this.health(request.timeoutMs);

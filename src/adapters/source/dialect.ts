@@ -57,6 +57,11 @@ export interface Dialect {
   select(list: string[], from: string, where: string[], orderBy: string[], limitPlaceholder: string | null): string;
   /** Text form of a caller-supplied key value (failure-list retries), or null when it cannot match any row. */
   keyText(value: unknown, col: ColumnInfo): string | null;
+  /**
+   * One statement returning one row of three texts: the row count and two independent sums of
+   * a hash of each row's key text (`keyTexts`: exact-text expressions of the key columns).
+   */
+  keySetDigest(keyTexts: string[], from: string): string;
 }
 
 /** `(a > x) OR (a = x AND b > y) OR …`, for engines without row-value comparison (T-SQL). */

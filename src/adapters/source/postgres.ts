@@ -89,6 +89,12 @@ export const postgresDialect: Dialect = {
       .filter((s) => s !== '')
       .join(' '),
   keyText: (value, col) => pgText(value, col),
+  // hashtextextended: 64-bit, seeded (two seeds, two independent sums); numeric sums never overflow.
+  // chr(30) stands for NULL and chr(31) separates the columns of a composite key.
+  keySetDigest: (keyTexts, from) => {
+    const k = `concat_ws(chr(31), ${keyTexts.map((t) => `COALESCE(${t}, chr(30))`).join(', ')})`;
+    return `SELECT count(*)::text, COALESCE(sum(hashtextextended(k, 0)::numeric), 0)::text, COALESCE(sum(hashtextextended(k, 1)::numeric), 0)::text FROM (SELECT ${k} AS k FROM ${from}) keys`;
+  },
 };
 
 /** Text a PostgreSQL input function accepts for a value the caller holds (key retries). */

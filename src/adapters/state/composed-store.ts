@@ -19,6 +19,7 @@ import type {
   PlannedOpKind,
   ProgressCounter,
   PutConfigOptions,
+  ReconcileMark,
   RunPlanPage,
   RunPlanStore,
   RunRecord,
@@ -244,6 +245,12 @@ export abstract class ComposedStateStore implements StateStore {
   }
   putWatchTokens(definitionId: string, tokens: Record<string, string>) {
     return this.schedule.putWatchTokens(definitionId, tokens);
+  }
+  getReconcileMark(definitionId: string) {
+    return this.schedule.getReconcileMark(definitionId);
+  }
+  putReconcileMark(definitionId: string, mark: ReconcileMark | null) {
+    return this.schedule.putReconcileMark(definitionId, mark);
   }
 
   putDriftReport(report: DriftReportRecord) {

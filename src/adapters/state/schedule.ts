@@ -1,4 +1,4 @@
-import type { ScheduleStore } from '../../core/ports/state';
+import type { ReconcileMark, ScheduleStore } from '../../core/ports/state';
 import { invalidInput } from './common';
 
 /**
@@ -25,6 +25,8 @@ export interface ScheduleCells {
   driftSlots: ScheduleCell<string>;
   /** JSON of `{ listId: deltaToken }`. */
   watchTokens: ScheduleCell<string>;
+  /** JSON of a `ReconcileMark`; '' once cleared. */
+  reconcileMarks: ScheduleCell<string>;
 }
 
 export class ScheduleBook implements ScheduleStore {
@@ -32,9 +34,27 @@ export class ScheduleBook implements ScheduleStore {
   private readonly reconcilePasses: ScheduleCell<number>;
   private readonly driftSlots: ScheduleCell<string>;
   private readonly watchTokens: ScheduleCell<string>;
+  private readonly reconcileMarks: ScheduleCell<string>;
 
   constructor(cells: ScheduleCells) {
-    ({ slots: this.slots, reconcilePasses: this.reconcilePasses, driftSlots: this.driftSlots, watchTokens: this.watchTokens } = cells);
+    ({ slots: this.slots, reconcilePasses: this.reconcilePasses, driftSlots: this.driftSlots, watchTokens: this.watchTokens, reconcileMarks: this.reconcileMarks } = cells);
+  }
+
+  async getReconcileMark(definitionId: string): Promise<ReconcileMark | null> {
+    const raw = await this.reconcileMarks.read(definitionId);
+    return raw ? (JSON.parse(raw) as ReconcileMark) : null;
+  }
+
+  async putReconcileMark(definitionId: string, mark: ReconcileMark | null): Promise<void> {
+    // Last writer wins: the run holding the lease writes it, a repair only clears it. A lost
+    // race is retried against what is there now, so a clear is never lost.
+    const value = mark ? JSON.stringify(mark) : '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.reconcileMarks.read(definitionId);
+      if (current === value || (current === null && value === '')) return;
+      if (await this.reconcileMarks.compareAndSet(definitionId, current, value)) return;
+    }
+    throw invalidInput(`the reconcile mark of '${definitionId}' kept changing while it was written`);
   }
 
   getDriftSlot(definitionId: string): Promise<string | null> {

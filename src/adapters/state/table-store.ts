@@ -10,7 +10,7 @@ import { TableLedgerStorage } from './table/ledger';
 import { TableMoveStorage } from './table/moves';
 import { TableRunPlanStorage } from './table/run-plans';
 import { TableRunStorage } from './table/runs';
-import { carryOverLegacyReconcilePasses, tableDriftSlots, tableReconcilePasses, tableSlots, tableWatchTokens } from './table/schedule';
+import { carryOverLegacyReconcilePasses, tableDriftSlots, tableReconcilePasses, tableReconcileMarks, tableSlots, tableWatchTokens } from './table/schedule';
 import { fail, isStatus, StateTables, TABLES, type TableConnection } from './table/tables';
 
 export type TableStateStoreOptions = TableConnection & {
@@ -46,7 +46,7 @@ export class TableStateStore extends ComposedStateStore {
       failures: new TableFailureStorage(tables),
       moves: new TableMoveStorage(tables),
       leases: new TableLeaseStorage(tables),
-      schedule: { slots: tableSlots(tables), reconcilePasses: tableReconcilePasses(tables), driftSlots: tableDriftSlots(tables), watchTokens: tableWatchTokens(tables) },
+      schedule: { slots: tableSlots(tables), reconcilePasses: tableReconcilePasses(tables), driftSlots: tableDriftSlots(tables), watchTokens: tableWatchTokens(tables), reconcileMarks: tableReconcileMarks(tables) },
       driftReports: new TableDriftReportStorage(tables),
       sourceHealth: new TableSourceHealthStorage(tables),
       failoverEvents: new TableFailoverEventStorage(tables),

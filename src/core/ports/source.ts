@@ -232,6 +232,15 @@ export interface SourceDatabase {
   readByKeys(table: TableRef, columns: string[], key: string[], keyValues: unknown[][]): Promise<Row[]>;
   /** Every key of the table, in keyset pages (delete reconciliation). */
   streamKeys(table: TableRef, key: string[], pageSize: number): AsyncIterable<Row[]>;
+  /**
+   * A digest of the table's set of keys, in one aggregate statement that returns one row: the
+   * row count and two independent sums of a 64-bit (PostgreSQL) or 56-bit (SQL Server) hash of
+   * each key's exact text. Equal digests mean, but for a hash collision, that the same keys are
+   * there; any insert or delete of a key changes it. Opaque text, comparable only with a digest
+   * of the same table, key and engine. Delete reconciliation skips its key compare while the
+   * digest stands still (src/sync/plan/reconcile-mark.ts).
+   */
+  keySetDigest(table: TableRef, key: string[]): Promise<string>;
 
   /** Never throws: a failure is reported in the result. */
   health(timeoutMs: number): Promise<SourceHealth>;

@@ -355,6 +355,24 @@ export interface ScheduleStore {
   getWatchTokens(definitionId: string): Promise<Record<string, string>>;
   /** Replaces the watch tokens (the watch holds the definition's lease, so there is one writer). */
   putWatchTokens(definitionId: string, tokens: Record<string, string>): Promise<void>;
+  /** What the last reconciling run established about the ledger and the source's keys (src/sync/plan/reconcile-mark.ts); null when nothing holds. */
+  getReconcileMark(definitionId: string): Promise<ReconcileMark | null>;
+  /** Replaces the mark, or clears it (null). Written by the run holding the definition's lease, cleared by repairs. */
+  putReconcileMark(definitionId: string, mark: ReconcileMark | null): Promise<void>;
+}
+
+/**
+ * Every ledger entry of the definition named a row whose key was in the source when the
+ * source's key set had `digest` (SourceDatabase.keySetDigest, for these key columns and mapping
+ * version). While the digest is unchanged and no ledger entry was added for a key outside it,
+ * delete reconciliation can find no orphan, so it skips its compare of every key.
+ */
+export interface ReconcileMark {
+  digest: string;
+  key: string[];
+  mappingVersion: number;
+  /** When a full compare of every key (or an empty ledger) last grounded this mark; the mark is trusted for a bounded time after it. */
+  groundedAt: string;
 }
 
 export interface DriftReportStore {

@@ -65,6 +65,8 @@ export async function handleDriftRepair(deps: SyncDeps, msg: DriftRepairMessage)
   }
   try {
     await save({ status: 'running' });
+    // A repair may add ledger entries: the next reconciling run compares every key again (reconcile-mark.ts).
+    await state.putReconcileMark(msg.definitionId, null);
     const ctx = new RepairContext(deps, stored, stored.mapping as ResolvedMapping, await deps.target(stored.definition.target.connectionId));
     const { counts, pageSize } = summaryOf(record);
     const repaired: Partial<Record<RepairAction, number>> = {};

@@ -20,6 +20,7 @@ import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
 import { forEachOrphanPage, planOrphanDeletes, recordItemsOfItemlessOrphans } from './reconcile';
 import { reconcileDue } from './reconcile-due';
+import { markHolds, nextMark, storeMark, type RunFacts } from './reconcile-mark';
 
 /** Source keys, and ledger entries, per page when reconciling deletes: few round trips, bounded memory. */
 const RECONCILE_KEY_PAGE_SIZE = 5000;
@@ -34,11 +35,13 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   const { state } = deps;
   const dryRun = msg.mode === 'dryRun';
   // Reads that do not depend on each other go out together: a short run is mostly round trips.
-  const [source, target, cursor, quarantined] = await Promise.all([
+  const reconciling = storedAtStart.definition.deletes.mode === 'reconcile';
+  const [source, target, cursor, quarantined, storedMark] = await Promise.all([
     deps.source(storedAtStart.activeSourceId),
     deps.target(storedAtStart.definition.target.connectionId),
     state.getCursor(storedAtStart.definition.id, storedAtStart.activeSourceId),
     quarantinedIdentities(state, storedAtStart.definition.id),
+    reconciling ? state.getReconcileMark(storedAtStart.definition.id) : Promise.resolve(null),
   ]);
   // On a real run a changed mapping bumps mappingVersion (rescan); a dry run only sees the flag.
   const { stored, mapping, mappingChanged } = await currentMapping(deps, storedAtStart, source, target, dryRun);
@@ -54,6 +57,10 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   // Read before the high-water mark: every row stamped before it is then at most that mark.
   const visibleBefore = await passVisibleBefore(source, def, start);
   const highWater = await source.highWaterMark(def.table, def.cursor);
+  // The source's key set now, after the high-water mark (so the rows this run reads were there), read beside the changes.
+  const markFacts = { key: mapping.key, mappingVersion: stored.mappingVersion };
+  const startDigest = reconciling && !stored.rebuild ? source.keySetDigest(def.table, mapping.key) : null;
+  startDigest?.catch(() => undefined); // awaited below; a failure there fails the planning
 
   // An empty ledger before the first write of this run: every entry the reconcile could compare
   // was made by this run, from rows it just read, so there is nothing older to reconcile yet.
@@ -92,11 +99,19 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   // was deleted since is found by the next reconciling pass, instead of this one re-reading both
   // sides while its own writers are still filling the ledger.
   let reconciled = false;
+  let reconcileSkipped = false;
   const rebuild = stored.rebuild;
-  if (progress.passDone && (rebuild || (def.deletes.mode === 'reconcile' && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
+  const digestAtStart = startDigest ? await startDigest : null;
+  const holds = markHolds(storedMark, digestAtStart, markFacts, deps.now());
+  let basis: RunFacts['basis'] = holds ? { kind: 'mark', mark: storedMark } : ledgerWasEmpty ? { kind: 'emptyLedger' } : null;
+  let orphanCount = 0;
+  if (progress.passDone && (rebuild || (reconciling && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
     reconciled = true;
+  }
+  // The key set has not changed since the ledger was known to hold no orphan: the compare would find none (reconcile-mark.ts). A `full` run compares all the same.
+  if (reconciled && !rebuild && holds && msg.mode !== 'full') reconcileSkipped = true;
+  else if (reconciled) {
     // Orphans come a page at a time and are fanned out as they come, so none are held.
-    let orphanCount = 0;
     await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id, RECONCILE_KEY_PAGE_SIZE), mapping, async (orphans) => {
       orphanCount += orphans.length;
       await deleteOrphans(orphans);
@@ -104,13 +119,20 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
     });
     if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
+    basis = { kind: 'compared', orphans: orphanCount };
+  }
+  if (reconciling && !dryRun) {
+    const creates = Object.values(plan.byList).reduce((n, c) => n + c.create, 0);
+    const endDigest = () => source.keySetDigest(def.table, mapping.key);
+    const mark = rebuild ? null : await nextMark({ basis, startDigest: digestAtStart, creates, orphanDeletes: orphanCount, endDigest }, markFacts, deps.now());
+    await storeMark(state, def.id, storedMark, mark);
   }
 
   // A plan small enough was held back: write it here, before the run is marked `writing`.
   if (!dryRun) await fanOut.writeHeld();
 
   const next = progress.next && visibleBefore !== null ? { ...progress.next, visibleBefore } : progress.next;
-  const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled };
+  const planNow: RunPlanState = { ...planAtStart, mappingVersion: stored.mappingVersion, start, next, passDone: progress.passDone, visibleBefore, byList: plan.byList, sample: plan.sample, reconciled, ...(reconcileSkipped ? { reconcileSkipped } : {}) };
   if (planPages) return closeDryRun(deps, stored, msg, plan, fanOut.failed, { ...planNow, pages: await planPages.finish(), pageOps: PLAN_PAGE_OPS }, highWater);
   return startWriting(deps, stored, msg, planNow, highWater);
 }

@@ -398,6 +398,35 @@ describe('PostgreSQL source: change reads', () => {
     expect(pages.flat().map((r) => keyOf(r, key))).toEqual(rows.map((r) => keyOf(r, key)));
   });
 
+  it('the key-set digest changes with every insert or delete of a key, and only with those', async () => {
+    const empty = await db.keySetDigest(events, key);
+    expect(empty).toBe('0:0:0');
+    await exec(`INSERT INTO ${S}."Events" VALUES ('a', 1, now(), 'one'), ('a', 2, now(), 'two'), ('b', 1, now(), 'three')`);
+    const three = await db.keySetDigest(events, key);
+    expect(three).toMatch(/^3:-?\d+:-?\d+$/);
+    // content and cursor changes leave the key set alone
+    await exec(`UPDATE ${S}."Events" SET payload = 'changed', updated_at = now() + interval '1 day'`);
+    expect(await db.keySetDigest(events, key)).toBe(three);
+    // one key deleted and another inserted: the count stays, the digest does not
+    await exec(`DELETE FROM ${S}."Events" WHERE tenant = 'a' AND id = 2`);
+    await exec(`INSERT INTO ${S}."Events" VALUES ('a', 3, now(), 'three again')`);
+    const swapped = await db.keySetDigest(events, key);
+    expect(swapped.split(':')[0]).toBe('3');
+    expect(swapped).not.toBe(three);
+    // the composite key's columns are not concatenated ambiguously: ('a', 12) and ('a1', 2) differ
+    await exec(`DELETE FROM ${S}."Events"`);
+    await exec(`INSERT INTO ${S}."Events" VALUES ('a', 12, now(), 'x')`);
+    const first = await db.keySetDigest(events, key);
+    await exec(`DELETE FROM ${S}."Events"`);
+    await exec(`INSERT INTO ${S}."Events" VALUES ('a1', 2, now(), 'x')`);
+    expect(await db.keySetDigest(events, key)).not.toBe(first);
+    // the same keys again give the same digest
+    await exec(`DELETE FROM ${S}."Events"`);
+    await exec(`INSERT INTO ${S}."Events" VALUES ('a', 12, now(), 'y')`);
+    expect(await db.keySetDigest(events, key)).toBe(first);
+    await expect(db.keySetDigest(events, ['nope'])).rejects.toThrow(/nope/);
+  });
+
   it('re-reads failed rows by composite key, ignoring keys that no longer exist', async () => {
     await exec(`INSERT INTO ${S}."Events" VALUES ('a', 1, now(), 'one'), ('a', 2, now(), 'two'), ('b', 1, now(), 'three')`);
     const rows = await db.readByKeys(events, ['payload'], key, [

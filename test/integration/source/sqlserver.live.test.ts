@@ -170,6 +170,9 @@ suite('SQL Server source (live, MSSQL_TEST_URL)', () => {
     const pages: Row[][] = [];
     for await (const p of db.streamKeys(T('Events'), ['tenant', 'id'], 2)) pages.push(p);
     expect(pages.map((p) => p.length)).toEqual([2, 1]);
+    const digest = await db.keySetDigest(T('Events'), ['tenant', 'id']);
+    expect(digest).toMatch(/^3:\d+:\d+$/);
+    expect(await db.keySetDigest(T('Events'), ['tenant', 'id'])).toBe(digest);
     const again = await db.readByKeys(T('Events'), ['payload'], ['tenant', 'id'], [['b', 1], ['zz', 9]]);
     expect(again).toEqual([{ payload: 'z', tenant: 'b', id: 1 }]);
   });

@@ -312,6 +312,20 @@ describe('SQL Server adapter (driver mocked at the boundary)', () => {
     expect(await db.highWaterMark(ORDERS, { kind: 'full' })).toBeNull();
   });
 
+  it('the key-set digest is one aggregate over SHA2-256 of each key text, summed without overflow', async () => {
+    const { db, driver } = source(ordersResponder(() => [[['3', '1234', '5678']]]));
+    expect(await db.keySetDigest(ORDERS, ['Region', 'id'])).toBe('3:1234:5678');
+    const [q] = dataStatements(driver.sent);
+    const k = "CONCAT(COALESCE(CONVERT(nvarchar(max), [Region]), NCHAR(30)), NCHAR(31), COALESCE(CONVERT(nvarchar(max), [id]), NCHAR(30)))";
+    const sum = (start: number) => `CONVERT(nvarchar(60), COALESCE(SUM(CONVERT(decimal(38,0), CONVERT(bigint, SUBSTRING(h, ${start}, 7)))), 0))`;
+    expect(q?.sql).toBe(`SELECT CONVERT(nvarchar(30), COUNT_BIG(*)), ${sum(1)}, ${sum(8)} FROM (SELECT HASHBYTES('SHA2_256', ${k}) AS h FROM [dbo].[Orders]) keys`);
+    expect(q?.inputs).toEqual([]);
+    // CONCAT needs two arguments: a one-column key gets an empty second one
+    await db.keySetDigest(ORDERS, ['id']);
+    expect(dataStatements(driver.sent)[1]?.sql).toContain("HASHBYTES('SHA2_256', CONCAT(COALESCE(CONVERT(nvarchar(max), [id]), NCHAR(30)), N''))");
+    await expect(db.keySetDigest(ORDERS, ['nope'])).rejects.toMatchObject({ code: 'unknown_column' });
+  });
+
   it('quotes identifiers with brackets, doubling a closing bracket', async () => {
     expect(quoteTsql('we]ird col')).toBe('[we]]ird col]');
     expect(quoteTsql('a]]b')).toBe('[a]]]]b]');

@@ -261,5 +261,16 @@ CREATE TABLE ${s}.run_plan_pages (
   PRIMARY KEY (run_id, list_name, op, page_no)
 );
 `,
+  },  {
+    version: 12,
+    name: 'reconcile mark',
+    sql: (s) => `
+-- What the last reconciling run established (JSON of a ReconcileMark; '' once cleared).
+CREATE TABLE ${s}.reconcile_marks (
+  definition_id  text PRIMARY KEY,
+  mark           text,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+`,
   },
 ];

@@ -259,5 +259,16 @@ CREATE TABLE ${s}.run_plan_pages (
   CONSTRAINT PK_run_plan_pages PRIMARY KEY (run_id, list_name, op, page_no)
 );
 `,
+  },  {
+    version: 12,
+    name: 'reconcile mark',
+    sql: (s) => `
+-- What the last reconciling run established (JSON of a ReconcileMark; '' once cleared).
+CREATE TABLE ${s}.reconcile_marks (
+  definition_id  NVARCHAR(128) ${KEY} NOT NULL CONSTRAINT PK_reconcile_marks PRIMARY KEY,
+  mark           NVARCHAR(MAX) NULL,
+  updated_at     DATETIME2(3) NOT NULL CONSTRAINT DF_reconcile_marks_updated DEFAULT SYSUTCDATETIME()
+);
+`,
   },
 ];

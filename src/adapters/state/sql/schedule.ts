@@ -3,7 +3,7 @@ import { bind, type SqlDb, type SqlValue } from './db';
 
 /**
  * Schedule values in SQL: a table per value (`schedule_slots.last_slot`, `reconcile_passes.passes`,
- * `drift_slots.last_slot`, `drift_watch_tokens.tokens`),
+ * `drift_slots.last_slot`, `drift_watch_tokens.tokens`, `reconcile_marks.mark`),
  * one row per definition. Compare-and-set is one statement; from "none stored" it is an insert
  * that also takes a row whose value is NULL, and losers of a concurrent first insert see the
  * winner's row and change nothing.
@@ -46,4 +46,5 @@ class SqlScheduleCell<T extends string | number> implements ScheduleCell<T> {
 export const sqlSlots = (db: SqlDb): ScheduleCell<string> => new SqlScheduleCell<string>(db, 'schedule_slots', 'last_slot', bind.key);
 export const sqlDriftSlots = (db: SqlDb): ScheduleCell<string> => new SqlScheduleCell<string>(db, 'drift_slots', 'last_slot', bind.key);
 export const sqlWatchTokens = (db: SqlDb): ScheduleCell<string> => new SqlScheduleCell<string>(db, 'drift_watch_tokens', 'tokens', bind.text);
+export const sqlReconcileMarks = (db: SqlDb): ScheduleCell<string> => new SqlScheduleCell<string>(db, 'reconcile_marks', 'mark', bind.text);
 export const sqlReconcilePasses = (db: SqlDb): ScheduleCell<number> => new SqlScheduleCell<number>(db, 'reconcile_passes', 'passes', bind.int);

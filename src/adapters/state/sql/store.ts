@@ -11,7 +11,7 @@ import { SqlLedgerStorage } from './ledger';
 import { SqlMoveStorage } from './moves';
 import { SqlRunPlanStorage } from './run-plans';
 import { SqlRunStorage } from './runs';
-import { sqlDriftSlots, sqlReconcilePasses, sqlSlots, sqlWatchTokens } from './schedule';
+import { sqlDriftSlots, sqlReconcileMarks, sqlReconcilePasses, sqlSlots, sqlWatchTokens } from './schedule';
 
 /** The state store over a SQL engine: every aggregate's SQL storage, over one `SqlDb`. The engine adds connections and migrations. */
 export abstract class SqlStateStore extends ComposedStateStore {
@@ -35,7 +35,7 @@ export abstract class SqlStateStore extends ComposedStateStore {
       failures: new SqlFailureStorage(db),
       moves: new SqlMoveStorage(db),
       leases: new SqlLeaseStorage(db),
-      schedule: { slots: sqlSlots(db), reconcilePasses: sqlReconcilePasses(db), driftSlots: sqlDriftSlots(db), watchTokens: sqlWatchTokens(db) },
+      schedule: { slots: sqlSlots(db), reconcilePasses: sqlReconcilePasses(db), driftSlots: sqlDriftSlots(db), watchTokens: sqlWatchTokens(db), reconcileMarks: sqlReconcileMarks(db) },
       driftReports: new SqlDriftReportStorage(db),
       sourceHealth: new SqlSourceHealthStorage(db),
       failoverEvents: new SqlFailoverEventStorage(db),

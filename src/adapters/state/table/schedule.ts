@@ -6,7 +6,7 @@ import { after, fail, isStatus, type Row, type StateTables } from './tables';
 /**
  * Schedule values in `<p>Schedule`: PK = definition, one row per value (the last slot at RK
  * '', the reconcile pass count at RK 'reconcilePasses', the drift slot at 'driftSlot', the
- * watch's delta tokens at 'watchTokens'), so that changing one never races a
+ * watch's delta tokens at 'watchTokens', the reconcile mark at 'reconcileMark'), so that changing one never races a
  * change of the other. Compare-and-set is a write under the ETag of the row just read.
  */
 class TableScheduleCell<T extends string | number> implements ScheduleCell<T> {
@@ -37,6 +37,7 @@ const asCount = (raw: unknown) => (typeof raw === 'number' ? raw : null);
 export const tableSlots = (tables: StateTables): ScheduleCell<string> => new TableScheduleCell(tables, '', 'lastSlot', asText);
 export const tableDriftSlots = (tables: StateTables): ScheduleCell<string> => new TableScheduleCell(tables, 'driftSlot', 'lastSlot', asText);
 export const tableWatchTokens = (tables: StateTables): ScheduleCell<string> => new TableScheduleCell(tables, 'watchTokens', 'tokens', asText);
+export const tableReconcileMarks = (tables: StateTables): ScheduleCell<string> => new TableScheduleCell(tables, 'reconcileMark', 'mark', asText);
 export const tableReconcilePasses = (tables: StateTables): ScheduleCell<number> => new TableScheduleCell(tables, RECONCILE_ROW, 'passes', asCount);
 
 /** Earlier builds kept reconcile counts as schedule slots of a definition named `reconcile~<id>`. */

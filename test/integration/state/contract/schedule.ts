@@ -44,6 +44,28 @@ export function scheduleContract(ctx: ContractContext): void {
       expect(await ctx.another().getWatchTokens(def)).toEqual({ listA: long, listB: 'b2' });
     });
 
+    it('the reconcile mark is replaced whole, cleared, and kept per definition apart from the pass count', async () => {
+      const def = `def-${uid()}`;
+      const other = `def-${uid()}`;
+      expect(await ctx.store.getReconcileMark(def)).toBeNull();
+      const mark = { digest: '200000:184386544056771788154:-3659581467193089398493', key: ['tenant', 'id'], mappingVersion: 3, groundedAt: '2026-12-01T10:00:00.000Z' };
+      await ctx.store.putReconcileMark(def, mark);
+      await ctx.store.putReconcileMark(other, { ...mark, digest: '1:2:3' });
+      expect(await ctx.another().getReconcileMark(def)).toEqual(mark);
+      await ctx.store.putReconcileMark(def, { ...mark, digest: '0:0:0' });
+      expect(await ctx.store.getReconcileMark(def)).toEqual({ ...mark, digest: '0:0:0' });
+      expect(await ctx.store.casReconcilePasses(def, 0, 1)).toBe(true);
+      await ctx.another().putReconcileMark(def, null);
+      expect(await ctx.store.getReconcileMark(def)).toBeNull();
+      await ctx.store.putReconcileMark(def, null); // clearing what is clear changes nothing
+      expect(await ctx.store.getReconcileMark(def)).toBeNull();
+      expect(await ctx.store.getReconcilePasses(def)).toBe(1);
+      expect((await ctx.store.getReconcileMark(other))?.digest).toBe('1:2:3');
+      // a mark written after a clear is there again
+      await ctx.store.putReconcileMark(def, mark);
+      expect(await ctx.store.getReconcileMark(def)).toEqual(mark);
+    });
+
     it('the reconcile pass count starts at zero and changes only by compare-and-set', async () => {
       const def = `def-${uid()}`;
       expect(await ctx.store.getReconcilePasses(def)).toBe(0);
