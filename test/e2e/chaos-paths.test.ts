@@ -153,6 +153,15 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
   async function lostCreateOfDeletedRow(s: Awaited<ReturnType<typeof scenario>>, entryList: string, itemLists: string[], movedFrom?: (items: Map<string, string>) => LedgerEntry['movedFrom']) {
     const row = mapRow({ id: 3, name: 'Row 3', region: 'US' }, s.mapping);
     const target = await stack.deps.target('sp');
+    // The run that planned row 3's create read it: it is synced once, then what that run left is
+    // replaced by what the lost batch left. (That run also saw row 3 in the source's key set.)
+    await stack.pg.query(`INSERT INTO ${s.table} (id, name, region) VALUES (3, 'Row 3', 'US')`);
+    expect((await stack.run(s.id)).status).toBe('succeeded');
+    for (const item of s.itemsOf(3)) {
+      const listId = stack.emulator.state.lists().find((l) => l.displayName === item.list)!.id;
+      const [gone] = await target.writeItems(stack.siteId, listId, [{ opId: item.id, kind: 'delete', itemId: item.id }]);
+      if (!gone?.ok) throw new Error(`setup delete failed: ${JSON.stringify(gone)}`);
+    }
     const made = new Map<string, string>();
     for (const listId of itemLists) {
       const [r] = await target.writeItems(stack.siteId, listId, [{ opId: row.identity, kind: 'create', fields: { ...row.fields, [SYNC_KEY_COLUMN]: row.identity } }]);
@@ -162,6 +171,7 @@ describe.each<ChaosStore>(['table', 'postgres'])('moves and orphans under duplic
     const pending: LedgerEntry = { definitionId: s.id, identityHash: row.identity, listId: entryList, itemId: null, contentHash: row.contentHash, state: 'pending', movedFrom: movedFrom?.(made) ?? null, sourceReadAt: null, updatedAt: new Date().toISOString() };
     await stack.state.putLedger([pending]);
     expect(s.itemsOf(3)).toHaveLength(itemLists.length);
+    await stack.pg.query(`DELETE FROM ${s.table} WHERE id = 3`);
     // The source row was there and is gone now: reconcile finds the entry as an orphan.
     await new Promise((r) => setTimeout(r, 1_200));
   }
