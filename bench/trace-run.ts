@@ -3,8 +3,10 @@
  * again on the bench stack, printing each queue delivery's start and end from the run message's
  * send, and the calls and summed time of every state-store and source method (summed over
  * concurrent calls, so more than the wall time when writers overlap).
- * Not part of `npm run bench`: `ROWS=2000 npx tsx bench/trace-run.ts`.
+ * Not part of `npm run bench`: `ROWS=2000 [AGED=1] [UPDATE_EVERY=100] npx tsx bench/trace-run.ts`.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { clearTenantLimiters } from '../src/adapters/sharepoint/limiter';
 import { QUEUES } from '../src/core/ports/bus';
 import { LocalHost } from '../src/local/host';
@@ -32,6 +34,7 @@ function wrap(obj: any, prefix: string) {
     const orig = obj[name].bind(obj);
     obj[name] = (...args: unknown[]) => {
       const s = performance.now();
+      if (process.env.TRACE_CALLS && !['getRun', 'schemaFor', 'run', 'execute', 'rows'].includes(name)) ev(`  ${prefix}.${name}`);
       const r = orig(...args);
       if (r && typeof r.then === 'function') return r.finally(() => add(`${prefix}.${name}`, performance.now() - s));
       if (r && typeof r[Symbol.asyncIterator] === 'function') {
@@ -61,6 +64,8 @@ async function main() {
   const handle = await benchStack({ pgUrl, stateStore: 'postgres' }, 600_000, { GRAPH_BUDGET_RU_PER_MINUTE: '600000', GRAPH_MAX_CONCURRENCY: '8' });
   const stack = handle.stack;
   const table = await createSourceTable(stack, rows);
+  // AGED=1: stamped an hour before the first sync, as the baseline bench does (no one-off re-read after the load).
+  if (process.env.AGED) await stack.pg.query(`UPDATE ${table} SET updated_at = updated_at - interval '1 hour'`);
   await stack.addDefinition({
     id: 'tr',
     table: { schema: stack.schema, name: 'orders' },
@@ -75,7 +80,13 @@ async function main() {
   wrap(stack.state, 'state');
   const sources = new Map<string, any>();
   const origSource = stack.services.source;
+  const bus = stack.services.bus();
   stack.rewire({
+    bus: () => ({ ...bus, send: async (queue: string, messages: unknown[]) => {
+      ev(`send ${queue} ×${messages.length}`);
+      await (bus.send as (q: string, m: unknown[]) => Promise<void>)(queue, messages);
+      ev(`sent ${queue} ×${messages.length}`);
+    } }) as typeof bus,
     source: async (id: string) => {
       let s = sources.get(id);
       if (!s) {
@@ -86,7 +97,16 @@ async function main() {
       return s;
     },
   });
+  // PROFILE_PHASE=update: a CPU profile of this process over that phase only, written to /tmp/trace-<phase>.cpuprofile.
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<any>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
   const phase = async (name: string) => {
+    const profiling = process.env.PROFILE_PHASE === name;
+    if (profiling) {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    }
     events.length = 0;
     acc.clear();
     stack.emulator.state.resetMetrics();
@@ -104,6 +124,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 10));
     }
     await stack.waitForQuiet();
+    if (profiling) writeFileSync(`/tmp/trace-${name}.cpuprofile`, JSON.stringify((await post('Profiler.stop')).profile));
     const m = stack.emulator.state.metrics();
     console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}`);
     console.log(events.join('\n'));
@@ -112,7 +133,7 @@ async function main() {
   };
   await phase('initial');
   await phase('idle');
-  await stack.pg.query(`UPDATE ${table} SET amount = amount + 1, updated_at = clock_timestamp() WHERE id % 100 = 1`);
+  await stack.pg.query(`UPDATE ${table} SET amount = amount + 1, updated_at = clock_timestamp() WHERE id % ${Number(process.env.UPDATE_EVERY ?? 100)} = 1`);
   await phase('update');
   await stack.pg.query(`DELETE FROM ${table} WHERE id % 200 = 3`);
   await phase('delete');

@@ -178,4 +178,25 @@ describe.each(['table', 'postgres'])('reconcile mark (local host stack, %s state
     expect((await run()).record.counts).toMatchObject({ deleted: 3, failed: 0 });
     await assertInvariant(stack, id, selectAll());
   });
+
+  it('with everyRuns 3 the compare (and the delete) comes on every third completed pass, as configured', async () => {
+    const t = `"${stack.schema}".every3`;
+    await stack.pg.query(`CREATE TABLE ${t} (id integer PRIMARY KEY, label text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+    await stack.pg.query(`INSERT INTO ${t} SELECT g, 'row ' || g, clock_timestamp() - interval '1 hour' FROM generate_series(1, 10) g`);
+    await stack.addDefinition({
+      id: 'every3',
+      table: { schema: stack.schema, name: 'every3' },
+      title: 'label',
+      fields: [{ source: 'id', target: 'RowNumber' }],
+      cursor: { kind: 'timestamp', column: 'updated_at', lookbackSeconds: 1 },
+      sharding: { strategy: 'none', list: 'Every Third' },
+      deletes: { mode: 'reconcile', everyRuns: 3 },
+    });
+    expect((await stack.run('every3')).counts).toMatchObject({ created: 10 });
+    await stack.pg.query(`DELETE FROM ${t} WHERE id = 5`);
+    const deleted: number[] = [];
+    for (let i = 0; i < 3; i++) deleted.push((await stack.run('every3')).counts.deleted);
+    expect(deleted).toEqual([0, 0, 1]);
+    await assertInvariant(stack, 'every3', `SELECT * FROM ${t}`);
+  });
 });
