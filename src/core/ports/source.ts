@@ -238,7 +238,8 @@ export interface SourceDatabase {
    * each key's exact text. Equal digests mean, but for a hash collision, that the same keys are
    * there; any insert or delete of a key changes it. Opaque text, comparable only with a digest
    * of the same table, key and engine. Delete reconciliation skips its key compare while the
-   * digest stands still (src/sync/plan/reconcile-mark.ts).
+   * digest stands still (src/sync/plan/reconcile-mark.ts). The text is `count:sum1:sum2`, so
+   * its first part is the row count.
    */
   keySetDigest(table: TableRef, key: string[]): Promise<string>;
 

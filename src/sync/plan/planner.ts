@@ -20,7 +20,7 @@ import { PlannedRun } from './planned';
 import { readChangesSinceCursor, readDueFailures, startPosition } from './read';
 import { forEachOrphanPage, planOrphanDeletes, recordItemsOfItemlessOrphans } from './reconcile';
 import { reconcileDue } from './reconcile-due';
-import { markHolds, nextMark, storeMark, type RunFacts } from './reconcile-mark';
+import { digestRowCount, markHolds, nextMark, storeMark, type RunFacts } from './reconcile-mark';
 
 /** Source keys, and ledger entries, per page when reconciling deletes: few round trips, bounded memory. */
 const RECONCILE_KEY_PAGE_SIZE = 5000;
@@ -116,7 +116,7 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
       orphanCount += orphans.length;
       await deleteOrphans(orphans);
       await fanOut.flush(plan);
-    });
+    }, { sourceRows: digestRowCount(digestAtStart) });
     if (rebuild && !dryRun && orphanCount === 0) await finishRebuild(state, def.id, rebuild.requestedAt);
     await fanOut.flush(plan);
     basis = { kind: 'compared', orphans: orphanCount };

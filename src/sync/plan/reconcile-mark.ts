@@ -27,6 +27,12 @@ export interface MarkFacts {
   mappingVersion: number;
 }
 
+/** The row count a key digest begins with; undefined when it does not parse. */
+export function digestRowCount(digest: string | null): number | undefined {
+  const count = digest === null ? NaN : Number(digest.split(':')[0]);
+  return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
+}
+
 /** Does the stored mark stand for this start digest, key and mapping, within its trusted time? */
 export function markHolds(mark: ReconcileMark | null, startDigest: string | null, facts: MarkFacts, now: Date): mark is ReconcileMark {
   if (!mark || startDigest === null) return false;

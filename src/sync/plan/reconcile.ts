@@ -1,4 +1,4 @@
-import { BucketDigests, bucketOf } from '../../core/bucket-digest';
+import { BucketDigests, bucketOf, DIGEST_BUCKETS } from '../../core/bucket-digest';
 import { identityHash } from '../../core/identity';
 import { IdentitySet } from '../../core/identity-set';
 import type { ResolvedMapping } from '../../core/mapping';
@@ -19,8 +19,8 @@ export interface ReconcileStats {
   passes: number;
 }
 
-/** Differing buckets compared per re-read of both sides: at most 1/8 of the table is held at a time. */
-const BUCKETS_PER_PASS = 32;
+/** Differing buckets compared per re-read of both sides: any number; what bounds a pass is the identities it holds. */
+const BUCKETS_PER_PASS = DIGEST_BUCKETS;
 /** Identities a pass may hold (source identities at 12 bytes each, plus ledger entries): fewer buckets per pass on a large table. */
 const MAX_HELD_PER_PASS = 100_000;
 /** Orphans handed on at a time. */
@@ -31,6 +31,12 @@ export interface ReconcileOptions {
   /** Most identities one pass may hold; a single bucket larger than this is still compared on its own. */
   maxHeldPerPass?: number;
   orphanPageSize?: number;
+  /**
+   * The source's row count, when known (the key digest's count). A table of at most
+   * `maxHeldPerPass` rows is compared in one exact pass of each side, without the digest pass:
+   * it holds no more than the bound either way.
+   */
+  sourceRows?: number;
 }
 
 /**
@@ -50,6 +56,15 @@ export async function forEachOrphanPage(
   opts: ReconcileOptions = {},
 ): Promise<ReconcileStats> {
   const identityOf = (k: Row) => identityHash(mapping.key.map((c) => k[c]), mapping.keyHints);
+  const groupSize = opts.bucketsPerPass ?? BUCKETS_PER_PASS;
+  const maxHeld = opts.maxHeldPerPass ?? MAX_HELD_PER_PASS;
+  const pageSize = opts.orphanPageSize ?? ORPHAN_PAGE_SIZE;
+  if (opts.sourceRows !== undefined && opts.sourceRows <= maxHeld && groupSize >= DIGEST_BUCKETS) {
+    const every = Array.from({ length: DIGEST_BUCKETS }, (_, b) => b);
+    const stats: ReconcileStats = { differingBuckets: DIGEST_BUCKETS, heldSourceIdentities: 0, heldLedgerEntries: 0, passes: 0 };
+    await compareGroups([every], sourceKeys, ledger, identityOf, onOrphans, pageSize, stats);
+    return stats;
+  }
   const sourceDigests = new BucketDigests();
   for await (const keys of sourceKeys()) for (const k of keys) sourceDigests.add(identityOf(k));
   const ledgerDigests = new BucketDigests();
@@ -57,9 +72,6 @@ export async function forEachOrphanPage(
 
   const differing = sourceDigests.differingBuckets(ledgerDigests);
   const stats: ReconcileStats = { differingBuckets: differing.length, heldSourceIdentities: 0, heldLedgerEntries: 0, passes: 1 };
-  const groupSize = opts.bucketsPerPass ?? BUCKETS_PER_PASS;
-  const maxHeld = opts.maxHeldPerPass ?? MAX_HELD_PER_PASS;
-  const pageSize = opts.orphanPageSize ?? ORPHAN_PAGE_SIZE;
   const groups: number[][] = [];
   let current: number[] = [];
   let held = 0;
@@ -74,7 +86,20 @@ export async function forEachOrphanPage(
     held += size;
   }
   if (current.length) groups.push(current);
+  await compareGroups(groups, sourceKeys, ledger, identityOf, onOrphans, pageSize, stats);
+  return stats;
+}
 
+/** One exact pass of both sides per group of buckets: the group's source identities are held, the ledger streamed past them. */
+async function compareGroups(
+  groups: number[][],
+  sourceKeys: () => AsyncIterable<Row[]>,
+  ledger: () => AsyncIterable<LedgerEntry[]>,
+  identityOf: (k: Row) => string,
+  onOrphans: (orphans: LedgerEntry[], ledgerPositions: number[]) => Promise<void>,
+  pageSize: number,
+  stats: ReconcileStats,
+): Promise<void> {
   for (const buckets of groups) {
     const group = new Set(buckets);
     stats.passes++;
@@ -109,7 +134,6 @@ export async function forEachOrphanPage(
     }
     await handOn();
   }
-  return stats;
 }
 
 /** Every orphan at once, in ledger order (for callers and tests that want the whole list; the planner pages with forEachOrphanPage). */

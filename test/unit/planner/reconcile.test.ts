@@ -41,6 +41,33 @@ describe('reconciling deletes', () => {
     expect(sourceReads).toBe(2); // digests, then one group of differing buckets
   });
 
+  it('a table known to be within the bound is compared in one exact pass of each side, without the digest pass', async () => {
+    const ids = Array.from({ length: 3000 }, (_, i) => i + 1);
+    const live = ids.filter((id) => id % 7 !== 0);
+    let sourceReads = 0;
+    let ledgerReads = 0;
+    const { orphans, stats } = await findOrphans(
+      () => (sourceReads++, pages(...chunk(live.map((id) => ({ id }) as Row), 500))),
+      () => (ledgerReads++, pages(...chunk(ids.map((id) => bareEntry(id)), 500))),
+      ordersMapping(),
+      { sourceRows: live.length, maxHeldPerPass: 5000 },
+    );
+    expect(orphans.map((e) => e.identityHash)).toEqual(ids.filter((id) => id % 7 === 0).map((id) => identityOf(id)));
+    expect([sourceReads, ledgerReads, stats.passes]).toEqual([1, 1, 1]);
+    expect(stats.heldSourceIdentities).toBe(live.length);
+    // over the bound: the digests first, and no pass holds more than the bound
+    sourceReads = 0;
+    const big = await findOrphans(
+      () => (sourceReads++, pages(...chunk(live.map((id) => ({ id }) as Row), 500))),
+      () => pages(...chunk(ids.map((id) => bareEntry(id)), 500)),
+      ordersMapping(),
+      { sourceRows: live.length, maxHeldPerPass: 1000 },
+    );
+    expect(big.orphans).toEqual(orphans);
+    expect(sourceReads).toBeGreaterThan(2);
+    expect(big.stats.heldSourceIdentities).toBeLessThanOrEqual(1000);
+  });
+
   it('compares differing buckets a group at a time when most of them differ (a rebuild)', async () => {
     const ids = Array.from({ length: 4000 }, (_, i) => i + 1);
     const { orphans, stats } = await findOrphans(
