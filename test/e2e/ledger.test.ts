@@ -152,8 +152,11 @@ describe('overlapping batches for one row (local host stack)', () => {
       return { definitionId: id, runId, batchId: `${runId}:w0`, siteId: stack.siteId, listId, ops: [{ identityHash: row.identity, kind: 'update', itemId: entry.itemId!, fields: row.fields, contentHash: row.contentHash, key: row.key }] };
     }
     /** A running run started at `startedAt`, with one write batch creating row `key` (already in the table). */
+    /** The batch a run that read row `key` sends for its create. That run saw the row in the source's key set, and its reconcile mark (if any) says so. */
     async function createBatchOf(runId: string, startedAt: string, key: number): Promise<WriteBatchMessage> {
       await stack.state.createRun({ runId, definitionId: id, mode: 'incremental', trigger: 'manual', status: 'running', startedAt, counts: emptyRunCounts(), batchesExpected: 1, batchesSettled: 0 });
+      const mark = await stack.state.getReconcileMark(id);
+      if (mark) await stack.state.putReconcileMark(id, { ...mark, digest: await (await stack.deps.source('pg')).keySetDigest({ schema: stack.schema, name: `race_${k}` }, mark.key) });
       const row = mapRow({ id: key, name: `Row ${key}`, qty: key }, mapping);
       return { definitionId: id, runId, batchId: `${runId}:w0`, siteId: stack.siteId, listId, ops: [{ identityHash: row.identity, kind: 'create', fields: row.fields, contentHash: row.contentHash, key: row.key }] };
     }
