@@ -377,7 +377,7 @@ async function main(): Promise<void> {
       const b = await benchBaseline({
         pgUrl: pg!.url,
         stateStore: args.pipelineState,
-        rows: args.quick ? 2_000 : 20_000,
+        rows: args.quick ? 2_000 : Number(process.env.BENCH_BASELINE_ROWS ?? 20_000),
         bigRows: args.quick ? 0 : Number(process.env.BENCH_BASELINE_BIG_ROWS ?? 200_000),
         log,
       });
