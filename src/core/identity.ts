@@ -73,16 +73,35 @@ export function canonicalJson(value: unknown): string {
     return `${out}]`;
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).sort();
   let out = '{';
   let first = true;
-  for (const k of keys) {
+  for (const [k, prefix] of sortedKeysOf(record)) {
     const v = record[k];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    out += `${first ? '' : ','}${prefix}${canonicalJson(v)}`;
     first = false;
   }
   return `${out}}`;
+}
+
+/** The keys of the last object shape seen, and those keys sorted with their JSON `"key":` prefix. */
+let lastKeys: string[] = [];
+let lastSorted: Array<[string, string]> = [];
+
+/**
+ * An object's keys in sorted order, each with its `"key":` text. Rows of one mapping all have
+ * the same keys in the same order, so the last shape's sorted keys are reused when the keys
+ * match it one for one (the same keys, so the same sorted order).
+ */
+function sortedKeysOf(record: Record<string, unknown>): Array<[string, string]> {
+  const keys = Object.keys(record);
+  let same = keys.length === lastKeys.length;
+  for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+  if (!same) {
+    lastKeys = keys;
+    lastSorted = [...keys].sort().map((k) => [k, `${JSON.stringify(k)}:`]);
+  }
+  return lastSorted;
 }
 
 /**
