@@ -208,6 +208,7 @@ function pipelineRows(p: PipelineBenchResult): Row[] {
   }
   if (p.cpuMicrosPerRow !== undefined) rows.push({ figure: 'CPU / row planned (full run)', value: p.cpuMicrosPerRow, unit: 'µs', target: '≤ 50', check: atMost(p.cpuMicrosPerRow, 50) });
   if (d && d.full.cpuMicrosPerRowNetOfIdle !== null) rows.push({ figure: '  net of idle polling', value: d.full.cpuMicrosPerRowNetOfIdle, unit: 'µs', target: '≤ 50', check: atMost(d.full.cpuMicrosPerRowNetOfIdle, 50) });
+  if (d && d.full.idleShareOfCpu !== null) rows.push({ figure: '  idle polling share of it', value: d.full.idleShareOfCpu, unit: `(${Math.round(d.full.idleCpuMicrosPerSecond / 1000)} ms CPU/s idle)` });
   return rows;
 }
 

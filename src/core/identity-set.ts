@@ -6,7 +6,6 @@ export interface IdentityMembership {
   add(identityHash: string): unknown;
 }
 
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 /** 32-bit words kept per identity: 96 bits of its SHA-256. */
 const WORDS = 3;
 const MAX_LOAD = 0.7;
@@ -91,13 +90,39 @@ export class IdentitySet implements IdentityMembership {
 }
 
 const scratch = new Uint32Array(WORDS);
+/** The last identity fingerprinted: `has(h)` then `add(h)` (the planner's once-per-run check) folds it once. */
+let lastHash: string | undefined;
 
-/** The 256 bits folded into 96 by XOR (word i of 8 into word i mod 3), so every digit counts, not only a prefix. */
+/**
+ * The 256 bits folded into 96 by XOR (word i of 8 into word i mod 3), so every digit counts, not
+ * only a prefix. Hex digits are read in one pass over the string (no regular expression, no
+ * substrings): this runs for every row a run plans.
+ */
 function fingerprint(identityHash: string): Uint32Array {
-  const hex = HEX_SHA256.test(identityHash) ? identityHash : createHash('sha256').update(identityHash, 'utf8').digest('hex');
-  scratch.fill(0);
-  for (let i = 0; i < 8; i++) scratch[i % WORDS] = (scratch[i % WORDS]! ^ Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16)) >>> 0;
+  if (identityHash === lastHash) return scratch;
+  if (!foldHex(identityHash)) foldHex(createHash('sha256').update(identityHash, 'utf8').digest('hex'));
+  lastHash = identityHash;
   return scratch;
+}
+
+/** Folds 64 lowercase hex digits into `scratch`; false (scratch undefined) for any other spelling. */
+function foldHex(hex: string): boolean {
+  if (hex.length !== 64) return false;
+  scratch.fill(0);
+  for (let word = 0; word < 8; word++) {
+    let w = 0;
+    for (let i = word * 8, end = i + 8; i < end; i++) {
+      const c = hex.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) {
+        lastHash = undefined;
+        return false;
+      }
+      w = (w << 4) | d;
+    }
+    scratch[word % WORDS] = (scratch[word % WORDS]! ^ w) >>> 0;
+  }
+  return true;
 }
 
 function isZero(w: Uint32Array): boolean {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * Identity and content hashing (DESIGN §4). Key values are normalised so that the same row
@@ -7,7 +7,12 @@ import { createHash } from 'node:crypto';
 
 export type KeyHint = 'decimal' | 'uuid' | 'text' | 'other';
 
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/**
+ * SHA-256 in hex. `crypto.hash` (Node ≥ 20.12) hashes in one call without a Hash object; this
+ * runs two or three times for every row planned. Older Node falls back to createHash (same digest).
+ */
+const sha256: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Canonical decimal text: no exponent, no trailing fractional zeros, no "-0". */
 export function canonicalDecimal(text: string): string {
@@ -49,15 +54,54 @@ export function identityHash(keyValues: unknown[], hints: KeyHint[] = []): strin
   return sha256(JSON.stringify(keyValues.map((v, i) => normaliseKeyValue(v, hints[i] ?? 'other'))));
 }
 
-/** JSON with object keys sorted, so equal content gives equal text. */
+/**
+ * JSON with object keys sorted, so equal content gives equal text. Written as loops (no
+ * filter/map/join arrays): it runs for every row planned. The text is exactly what
+ * `{${keys.filter(defined).map(k => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}` and
+ * `[${items.map(canonicalJson).join(',')}]` give (holes in an array stay empty), since content
+ * hashes in the ledger were made with it.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  return `{${keys
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-    .join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      // join() writes nothing for a hole, or for an element whose JSON is undefined (a function).
+      if (i in value) out += canonicalJson(value[i]) ?? '';
+    }
+    return `${out}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const [k, prefix] of sortedKeysOf(record)) {
+    const v = record[k];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${prefix}${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/** The keys of the last object shape seen, and those keys sorted with their JSON `"key":` prefix. */
+let lastKeys: string[] = [];
+let lastSorted: Array<[string, string]> = [];
+
+/**
+ * An object's keys in sorted order, each with its `"key":` text. Rows of one mapping all have
+ * the same keys in the same order, so the last shape's sorted keys are reused when the keys
+ * match it one for one (the same keys, so the same sorted order).
+ */
+function sortedKeysOf(record: Record<string, unknown>): Array<[string, string]> {
+  const keys = Object.keys(record);
+  let same = keys.length === lastKeys.length;
+  for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+  if (!same) {
+    lastKeys = keys;
+    lastSorted = [...keys].sort().map((k) => [k, `${JSON.stringify(k)}:`]);
+  }
+  return lastSorted;
 }
 
 /**

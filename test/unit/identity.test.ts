@@ -1,4 +1,4 @@
-import { canonicalDecimal, contentHash, identityHash } from '../../src/core/identity';
+import { canonicalDecimal, canonicalJson, contentHash, fieldHashes, identityHash } from '../../src/core/identity';
 
 describe('row identity', () => {
   it('the same key read through different drivers gives the same identity', () => {
@@ -27,5 +27,14 @@ describe('row identity', () => {
     expect(contentHash({ a: 1, b: 'x' })).toBe(contentHash({ b: 'x', a: 1 }));
     expect(contentHash({ a: 1, b: 'x' })).not.toBe(contentHash({ a: 1, b: 'y' }));
     expect(contentHash({ a: null })).not.toBe(contentHash({}));
+  });
+
+  it('hashes stay those the ledger already holds (canonical text and digests pinned)', () => {
+    // Written with the earlier filter/map/join canonical JSON and createHash: a faster spelling must give the same bytes.
+    expect(canonicalJson({ b: [1, , undefined, null, 'x'], a: { z: 2, y: undefined, x: [] }, é: 'q\u0000"', n: -0.5, t: true })).toBe('{"a":{"x":[],"z":2},"b":[1,,null,null,"x"],"n":-0.5,"t":true,"é":"q\\u0000\\""}');
+    const fields = { Title: 'Customer 7', amount: 2.59, quantity: 7, ordered_at: '2021-01-01T00:49:00.000Z', paid: false };
+    expect(contentHash(fields)).toBe('1308900b8db4a929b4285591d91849eb0c8d363e72504a3dd0c4dad50777ca66');
+    expect(identityHash([7])).toBe('2aaa0d08e3a122ebeb3a8ad58d25d4f9633aef77be71e5c52780a74cef886d53');
+    expect(fieldHashes(fields, 'mapping-hash')).toEqual({ Title: 'aa35de319436c733', amount: '056294e2de2bb99a', quantity: '667f0cdcdeb92bef', ordered_at: '125448b77e90076b', paid: 'f120098d075d06c1' });
   });
 });

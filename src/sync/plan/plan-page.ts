@@ -27,16 +27,22 @@ export async function planPage(rows: Row[], retried: ReadonlySet<string>, rules:
   const { routed, failures } = mapAndRoute(rows, rules);
   for (const failure of failures) plan.fail(failure);
   const ledger = await ports.ledger(routed.map((r) => r.mapped.identity));
+  // A page's rows go to a few shard lists: each is resolved once (the first row that needs it),
+  // not awaited row by row. A list that failed is tried again for its next row, as before.
+  const resolved = new Map<string, RowDestination>();
   for (const { mapped, route } of routed) {
-    let destination: RowDestination;
-    try {
-      destination = await destinationOf(route, ports, plan.listNames);
-    } catch (error) {
-      // A list that cannot be provisioned fails its rows; an outage, or Graph refusing the
-      // app itself (401/403: an admin must grant access), stops the run instead.
-      if (!isSyncError(error) || error.transient || REFUSALS.has(error.code)) throw error;
-      plan.fail({ identityHash: mapped.identity, key: mapped.key, error: describe(error) });
-      continue;
+    let destination = route.kind === 'softDeleted' ? route : resolved.get(route.listName);
+    if (!destination) {
+      try {
+        destination = await destinationOf(route, ports, plan.listNames);
+      } catch (error) {
+        // A list that cannot be provisioned fails its rows; an outage, or Graph refusing the
+        // app itself (401/403: an admin must grant access), stops the run instead.
+        if (!isSyncError(error) || error.transient || REFUSALS.has(error.code)) throw error;
+        plan.fail({ identityHash: mapped.identity, key: mapped.key, error: describe(error) });
+        continue;
+      }
+      if (route.kind !== 'softDeleted') resolved.set(route.listName, destination);
     }
     plan.add(compareWithLedger(mapped, destination, ledger.get(mapped.identity), plan.listNames, rules.mapping.hash), retried.has(mapped.identity));
   }
