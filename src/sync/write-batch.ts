@@ -31,7 +31,7 @@ export function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promis
 
 async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
   const { state } = deps;
-  const stored = await state.getDefinition(msg.definitionId);
+  const stored = await (deps.recentDefinition ? deps.recentDefinition(msg.definitionId) : state.getDefinition(msg.definitionId));
   if (!stored) {
     deps.log.warn('write batch for an unknown definition dropped', { definitionId: msg.definitionId, batchId: msg.batchId });
     return;
@@ -94,7 +94,7 @@ async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void>
   }
   results = await deleteMovedFromItems(target, msg.siteId, todo, ledger, results);
   await deps.faultPoint?.('write:after-graph');
-  await applyResults(deps, stored, msg, { todo, graphOps, results, versions, plannedAt });
+  await applyResults(deps, stored, msg, target, { todo, graphOps, results, versions, plannedAt });
 }
 
 /** The fields an update of the ledger's own item sends: the changed ones when the planner knew them. */
@@ -178,7 +178,7 @@ interface BatchWrites {
   plannedAt: string | null;
 }
 
-async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, batch: BatchWrites): Promise<void> {
+async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, target: ListTarget, batch: BatchWrites): Promise<void> {
   const { state } = deps;
   const { todo, graphOps, results, versions, plannedAt } = batch;
   const def = stored.definition;
@@ -218,7 +218,7 @@ async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: Write
   // What succeeded is recorded whatever happens next; a redelivery skips it.
   if (synced.length) {
     const { strays } = await recordWrites(state, synced.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })), () => deps.now().toISOString());
-    await deleteStrays(deps, await deps.target(def.target.connectionId), msg.siteId, strays);
+    await deleteStrays(deps, target, msg.siteId, strays);
   }
   if (removed.length) await state.deleteLedger(def.id, removed);
   await deps.faultPoint?.('write:after-synced');
