@@ -109,6 +109,7 @@ async function main() {
     deliveries.clear();
     stack.emulator.state.resetMetrics();
     const message = newRunMessage('tr', 'incremental', 'manual', new Date());
+    const cpu0 = process.cpuUsage();
     t0 = Date.now();
     ev('send run');
     await stack.services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: 'tr' }]);
@@ -121,9 +122,12 @@ async function main() {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+    const cpu = process.cpuUsage(cpu0);
+    const wallMs = Date.now() - t0;
     await stack.waitForQuiet();
     const m = stack.emulator.state.metrics();
-    console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}`);
+    // This process's CPU (product, emulator, queue pump) from the send until the run finished.
+    console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}  wall ${wallMs} ms  cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms (${((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2)} cores)`);
     if (!process.env.TRACE_QUIET) console.log(events.join('\n'));
     for (const [fn, d] of deliveries) console.log(`  deliveries ${fn.padEnd(22)} n=${String(d.n).padStart(5)}  mean ${(d.ms / d.n).toFixed(1).padStart(7)} ms  first start +${d.first} ms, last end +${d.last} ms`);
     const list = [...acc].sort((a, b) => b[1].ms - a[1].ms);

@@ -31,19 +31,22 @@ export function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promis
 
 async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
   const { state } = deps;
-  const stored = await (deps.recentDefinition ? deps.recentDefinition(msg.definitionId) : state.getDefinition(msg.definitionId));
+  // Three independent reads at once: a message's state round trips come before its Graph writes.
+  const [stored, run, ledger] = await Promise.all([
+    deps.recentDefinition ? deps.recentDefinition(msg.definitionId) : state.getDefinition(msg.definitionId),
+    state.getRun(msg.runId),
+    state.getLedger(msg.definitionId, msg.ops.map((o) => o.identityHash)),
+  ]);
   if (!stored) {
     deps.log.warn('write batch for an unknown definition dropped', { definitionId: msg.definitionId, batchId: msg.batchId });
     return;
   }
-  const run = await state.getRun(msg.runId);
   if (run && !isRunLive(run)) {
     deps.log.info('write batch of a run that is no longer live dropped', { runId: msg.runId, batchId: msg.batchId, status: run.status });
     return;
   }
   const def = stored.definition;
   const target = await deps.target(def.target.connectionId);
-  const ledger = await state.getLedger(def.id, msg.ops.map((o) => o.identityHash));
   // The run's start orders the writes for one row: an op planned before the ledger's last write is no longer current.
   const plannedAt = run?.startedAt ?? null;
   const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
