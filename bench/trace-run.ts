@@ -109,6 +109,17 @@ async function main() {
     deliveries.clear();
     stack.emulator.state.resetMetrics();
     const message = newRunMessage('tr', 'incremental', 'manual', new Date());
+    // The state store's connection pool (PostgreSQL): callers waiting for a connection, sampled every 5 ms.
+    const pool = (stack.state as any).pool as { waitingCount: number; totalCount: number } | undefined;
+    const waiting = { samples: 0, waitingSum: 0, waitingMax: 0, busy: 0 };
+    const sampler = pool
+      ? setInterval(() => {
+          waiting.samples++;
+          waiting.waitingSum += pool.waitingCount;
+          waiting.waitingMax = Math.max(waiting.waitingMax, pool.waitingCount);
+          if (pool.waitingCount > 0) waiting.busy++;
+        }, 5)
+      : undefined;
     const cpu0 = process.cpuUsage();
     t0 = Date.now();
     ev('send run');
@@ -123,11 +134,13 @@ async function main() {
       await new Promise((r) => setTimeout(r, 10));
     }
     const cpu = process.cpuUsage(cpu0);
+    if (sampler) clearInterval(sampler);
     const wallMs = Date.now() - t0;
     await stack.waitForQuiet();
     const m = stack.emulator.state.metrics();
     // This process's CPU (product, emulator, queue pump) from the send until the run finished.
     console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}  wall ${wallMs} ms  cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms (${((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2)} cores)`);
+    if (pool) console.log(`  state pool: callers waiting for a connection in ${((100 * waiting.busy) / Math.max(1, waiting.samples)).toFixed(0)} % of samples, mean ${(waiting.waitingSum / Math.max(1, waiting.samples)).toFixed(1)}, max ${waiting.waitingMax}`);
     if (!process.env.TRACE_QUIET) console.log(events.join('\n'));
     for (const [fn, d] of deliveries) console.log(`  deliveries ${fn.padEnd(22)} n=${String(d.n).padStart(5)}  mean ${(d.ms / d.n).toFixed(1).padStart(7)} ms  first start +${d.first} ms, last end +${d.last} ms`);
     const list = [...acc].sort((a, b) => b[1].ms - a[1].ms);
