@@ -31,11 +31,14 @@ export function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promis
 
 async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
   const { state } = deps;
-  // Three independent reads at once: a message's state round trips come before its Graph writes.
-  const [stored, run, ledger] = await Promise.all([
+  // A message of creates only (a load) names rows the planner found no ledger entry for: their
+  // pending entries are inserted where still absent instead of read first (below).
+  const createsOnly = msg.ops.every((o) => o.kind === 'create');
+  // Independent reads at once: a message's state round trips come before its Graph writes.
+  const [stored, run, ledgerRead] = await Promise.all([
     deps.recentDefinition ? deps.recentDefinition(msg.definitionId) : state.getDefinition(msg.definitionId),
     state.getRun(msg.runId),
-    state.getLedger(msg.definitionId, msg.ops.map((o) => o.identityHash)),
+    createsOnly ? undefined : state.getLedger(msg.definitionId, msg.ops.map((o) => o.identityHash)),
   ]);
   if (!stored) {
     deps.log.warn('write batch for an unknown definition dropped', { definitionId: msg.definitionId, batchId: msg.batchId });
@@ -49,8 +52,29 @@ async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void>
   const target = await deps.target(def.target.connectionId);
   // The run's start orders the writes for one row: an op planned before the ledger's last write is no longer current.
   const plannedAt = run?.startedAt ?? null;
-  const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
   const now = () => deps.now().toISOString();
+  const pendingEntry = (o: WriteOpMessage): LedgerEntry => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, sourceReadAt: plannedAt, updatedAt: now() });
+  // The version each op's final ledger write is conditional on: what this writer last saw or wrote.
+  const versions = new Map<string, string>();
+  // Creates whose pending entry this delivery inserted where there was none: nothing earlier to adopt or remove.
+  const fresh = new Set<string>();
+  let ledger: ReadonlyMap<string, LedgerEntry>;
+  if (ledgerRead) {
+    ledger = ledgerRead;
+  } else {
+    // Insert-if-absent (ifMatch null) is the same conditional write as the pending write below
+    // after a read that found nothing; an entry that exists (a redelivery, a row written
+    // meanwhile) makes its insert lose, and only those rows are read and go the general way.
+    const written = await state.putLedgerIfMatch(msg.ops.map((o) => ({ entry: pendingEntry(o), ifMatch: null })));
+    for (const [hash, etag] of written) {
+      versions.set(hash, etag);
+      fresh.add(hash);
+    }
+    const taken = msg.ops.map((o) => o.identityHash).filter((hash) => !fresh.has(hash));
+    ledger = taken.length ? await state.getLedger(def.id, taken) : new Map();
+  }
+  for (const [hash, e] of ledger) if (e.etag !== undefined) versions.set(hash, e.etag);
+  const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
 
   // Creates: ops for rows without an item yet. A pending one may have made its item already.
   const creates = todo.filter((o) => o.kind === 'create' || (o.kind === 'update' && !ledger.get(o.identityHash)?.itemId));
@@ -62,11 +86,7 @@ async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void>
   } catch (error) {
     return settleCallError(deps, stored, QUEUES.writes, { ...msg, ops: todo }, msg.listId, error);
   }
-  const pendingEntries: LedgerEntry[] = creates
-    .filter((o) => !adoptedBefore.has(o.identityHash))
-    .map((o) => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, sourceReadAt: plannedAt, updatedAt: now() }));
-  // The version each op's final ledger write is conditional on: what this writer last saw or wrote.
-  const versions = new Map([...ledger].flatMap(([hash, e]) => (e.etag === undefined ? [] : [[hash, e.etag] as const])));
+  const pendingEntries: LedgerEntry[] = creates.filter((o) => !adoptedBefore.has(o.identityHash) && !fresh.has(o.identityHash)).map(pendingEntry);
   if (pendingEntries.length) {
     const written = await state.putLedgerIfMatch(pendingEntries.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })));
     // Another writer got to one of these rows since we read it: nothing is sent yet, so start over.
