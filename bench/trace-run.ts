@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { clearTenantLimiters } from '../src/adapters/sharepoint/limiter';
 import { QUEUES } from '../src/core/ports/bus';
+import { GraphListTarget } from '../src/adapters/sharepoint/graph-list-target';
 import { LocalHost } from '../src/local/host';
 import { newRunMessage } from '../src/sync/plan-run';
 import { benchStack, createSourceTable } from './pipeline';
@@ -48,6 +49,14 @@ function wrap(obj: any, prefix: string) {
     };
   }
 }
+// Graph item writes, summed like the state store's methods (each call is one message's `$batch`es of 20, sent together).
+const writeItems = GraphListTarget.prototype.writeItems;
+GraphListTarget.prototype.writeItems = function (...args: Parameters<typeof writeItems>) {
+  const s = performance.now();
+  return writeItems.apply(this, args).finally(() => add('target.writeItems', performance.now() - s));
+};
+/** Per function: deliveries, their summed time, the first start and the last end since the run was sent. */
+const deliveries = new Map<string, { n: number; ms: number; first: number; last: number }>();
 const deliver = (LocalHost.prototype as any).deliver;
 (LocalHost.prototype as any).deliver = async function (fn: any, queue: any, poison: any, item: any) {
   const s = Date.now();
@@ -55,7 +64,13 @@ const deliver = (LocalHost.prototype as any).deliver;
   try {
     return await deliver.call(this, fn, queue, poison, item);
   } finally {
-    ev(`deliver ${fn.name} end (${Date.now() - s} ms)`);
+    const e = Date.now();
+    ev(`deliver ${fn.name} end (${e - s} ms)`);
+    const d = deliveries.get(fn.name) ?? { n: 0, ms: 0, first: s - t0, last: 0 };
+    d.n++;
+    d.ms += e - s;
+    d.last = e - t0;
+    deliveries.set(fn.name, d);
   }
 };
 
@@ -77,6 +92,8 @@ async function main() {
     maxRowsPerRun: Math.max(50_000, rows * 2),
   });
   stack.emulator.state.configure({ latencyMs: { fixed: 20, jitter: 10 } });
+  // The trace's own polling reads the run unwrapped, so state.getRun counts only the product's reads.
+  const pollRun = stack.state.getRun.bind(stack.state);
   wrap(stack.state, 'state');
   const sources = new Map<string, any>();
   const origSource = stack.services.source;
@@ -109,27 +126,46 @@ async function main() {
     }
     events.length = 0;
     acc.clear();
+    deliveries.clear();
     stack.emulator.state.resetMetrics();
     const message = newRunMessage('tr', 'incremental', 'manual', new Date());
+    // The state store's connection pool (PostgreSQL): callers waiting for a connection, sampled every 5 ms.
+    const pool = (stack.state as any).pool as { waitingCount: number; totalCount: number } | undefined;
+    const waiting = { samples: 0, waitingSum: 0, waitingMax: 0, busy: 0 };
+    const sampler = pool
+      ? setInterval(() => {
+          waiting.samples++;
+          waiting.waitingSum += pool.waitingCount;
+          waiting.waitingMax = Math.max(waiting.waitingMax, pool.waitingCount);
+          if (pool.waitingCount > 0) waiting.busy++;
+        }, 5)
+      : undefined;
+    const cpu0 = process.cpuUsage();
     t0 = Date.now();
     ev('send run');
     await stack.services.bus().send(QUEUES.runs, [{ body: message, messageId: message.runId, sessionId: 'tr' }]);
     ev('sent');
     for (;;) {
-      const run = await stack.state.getRun(message.runId);
+      const run = await pollRun(message.runId);
       if (run?.finishedAt) {
         ev(`run ${run.status} ${run.error ?? ""} finishedAt +${Date.parse(run.finishedAt) - t0} ms counts ${JSON.stringify(run.counts)}`);
         break;
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+    const cpu = process.cpuUsage(cpu0);
+    if (sampler) clearInterval(sampler);
+    const wallMs = Date.now() - t0;
     await stack.waitForQuiet();
     if (profiling) writeFileSync(`/tmp/trace-${name}.cpuprofile`, JSON.stringify((await post('Profiler.stop')).profile));
     const m = stack.emulator.state.metrics();
-    console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}`);
-    console.log(events.join('\n'));
-    const list = [...acc].filter(([k]) => k !== 'state.getRun').sort((a, b) => b[1].ms - a[1].ms);
-    for (const [k, v] of list) console.log(`  ${k.padEnd(34)} n=${String(v.n).padStart(5)}  ${v.ms.toFixed(1).padStart(8)} ms`);
+    // This process's CPU (product, emulator, queue pump) from the send until the run finished.
+    console.log(`\n=== ${name} (${rows} rows) RU ${m.ru.total} requests ${m.requests} throttled ${m.throttled}  wall ${wallMs} ms  cpu ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms (${((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2)} cores)`);
+    if (pool) console.log(`  state pool: callers waiting for a connection in ${((100 * waiting.busy) / Math.max(1, waiting.samples)).toFixed(0)} % of samples, mean ${(waiting.waitingSum / Math.max(1, waiting.samples)).toFixed(1)}, max ${waiting.waitingMax}`);
+    if (!process.env.TRACE_QUIET) console.log(events.join('\n'));
+    for (const [fn, d] of deliveries) console.log(`  deliveries ${fn.padEnd(22)} n=${String(d.n).padStart(5)}  mean ${(d.ms / d.n).toFixed(1).padStart(7)} ms  first start +${d.first} ms, last end +${d.last} ms`);
+    const list = [...acc].sort((a, b) => b[1].ms - a[1].ms);
+    for (const [k, v] of list) console.log(`  ${k.padEnd(34)} n=${String(v.n).padStart(5)}  ${v.ms.toFixed(1).padStart(8)} ms  mean ${(v.ms / v.n).toFixed(2).padStart(7)} ms`);
   };
   await phase('initial');
   await phase('idle');

@@ -14,7 +14,7 @@ import type { ListTarget } from './core/ports/list-target';
 import { silentLogger, type Logger } from './core/ports/logger';
 import type { Secrets } from './core/ports/secrets';
 import type { SourceDatabase } from './core/ports/source';
-import type { StateStore } from './core/ports/state';
+import type { StateStore, StoredDefinition, StoredSharePoint } from './core/ports/state';
 import type { AdminDeps } from './sync/definitions-admin';
 import { DEFAULT_SYNC_SETTINGS, type SyncDeps } from './sync/deps';
 import type { Probe } from './sync/health';
@@ -35,6 +35,12 @@ export interface Services {
   state(): Promise<StateStore>;
   source(connectionId: string): Promise<SourceDatabase>;
   target(connectionId: string): Promise<ListTarget>;
+  /**
+   * A definition as read at most `CONFIG_REUSE_MS` ago (or since this host last wrote it), for
+   * the write path, which reads it per message; everything that plans or changes a definition
+   * reads the store.
+   */
+  recentDefinition(id: string): Promise<StoredDefinition | null>;
   probes(): Record<string, Probe>;
   /** Crash-test seam handed to the use cases (never set in production). */
   faultPoint?: SyncDeps['faultPoint'];
@@ -50,6 +56,64 @@ function once<T>(make: () => T): () => T {
     }
     return value as T;
   };
+}
+
+/**
+ * How long a config record read for the write path (a SharePoint connection, a definition) is
+ * reused before it is read again. Writers read both per message (hundreds of reads a minute in a
+ * load); a change made through this host is seen at once (its write drops the record), one made
+ * through another instance within this long.
+ */
+export const CONFIG_REUSE_MS = 5_000;
+
+/** Records by id, each reused for `maxAgeMs` after it was read; an absent record is not kept. */
+export class RecentRecords<T> {
+  private readonly entries = new Map<string, { value: Promise<T | null>; readAt: number }>();
+
+  constructor(
+    private readonly read: (id: string) => Promise<T | null>,
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(id: string): Promise<T | null> {
+    const at = this.now();
+    const kept = this.entries.get(id);
+    if (kept && at - kept.readAt < this.maxAgeMs) return kept.value;
+    const value = this.read(id);
+    const entry = { value, readAt: at };
+    this.entries.set(id, entry);
+    const drop = () => {
+      if (this.entries.get(id) === entry) this.entries.delete(id);
+    };
+    value.then((record) => record ?? drop(), drop);
+    return value;
+  }
+
+  forget(id: string): void {
+    this.entries.delete(id);
+  }
+}
+
+/** Makes the store's own writes of SharePoint connections and definitions drop the records kept of them. */
+function forgetOnWrite(store: StateStore, connections: RecentRecords<StoredSharePoint>, definitions: RecentRecords<StoredDefinition>): void {
+  const putSharePoint = store.putSharePoint.bind(store);
+  const deleteSharePoint = store.deleteSharePoint.bind(store);
+  const putDefinition = store.putDefinition.bind(store);
+  const deleteDefinition = store.deleteDefinition.bind(store);
+  // Dropped after the write too: a read that started before it may have kept the old record.
+  const around = async <R>(forget: () => void, write: () => Promise<R>): Promise<R> => {
+    forget();
+    try {
+      return await write();
+    } finally {
+      forget();
+    }
+  };
+  store.putSharePoint = (conn, opts) => around(() => connections.forget(conn.id), () => putSharePoint(conn, opts));
+  store.deleteSharePoint = (id) => around(() => connections.forget(id), () => deleteSharePoint(id));
+  store.putDefinition = (def, opts) => around(() => definitions.forget(def.definition.id), () => putDefinition(def, opts));
+  store.deleteDefinition = (id) => around(() => definitions.forget(id), () => deleteDefinition(id));
 }
 
 /** Settings → the adapter factory's input. "UseDevelopmentStorage=true" is not a real connection string. */
@@ -73,10 +137,14 @@ export function createServices(cfg: Config): Services {
     return new ServiceBusBus({ fullyQualifiedNamespace: cfg.ServiceBusConnection__fullyQualifiedNamespace!, credential: credential() });
   });
   const secrets = once(() => createSecrets({ keyVaultUri: cfg.KEY_VAULT_URI, credential: cfg.KEY_VAULT_URI ? credential() : undefined }));
+  // Read through `state()` (declared below; used only once a record is asked for).
+  const connections = new RecentRecords<StoredSharePoint>(async (id) => (await state()).getSharePoint(id), CONFIG_REUSE_MS);
+  const definitions = new RecentRecords<StoredDefinition>(async (id) => (await state()).getDefinition(id), CONFIG_REUSE_MS);
   const state = once(async () => {
     const settings = stateStoreSettings(cfg);
     const store = createStateStore(settings, settings.connectionString ? undefined : credential());
     await store.init();
+    forgetOnWrite(store, connections, definitions);
     return store;
   });
   const targets = new Map<string, Promise<ListTarget>>();
@@ -108,7 +176,7 @@ export function createServices(cfg: Config): Services {
       return createSourceDatabase(record, this.secrets());
     },
     async target(connectionId) {
-      const conn = await (await state()).getSharePoint(connectionId);
+      const conn = await connections.get(connectionId);
       if (!conn) throw notFound('sharepoint', 'SharePoint connection', connectionId);
       const key = `${connectionId}:${conn.etag ?? conn.updatedAt ?? ''}`;
       let target = targets.get(key);
@@ -120,6 +188,7 @@ export function createServices(cfg: Config): Services {
       }
       return target;
     },
+    recentDefinition: (id) => definitions.get(id),
     probes: () => ({
       config: async () => undefined,
       stateStore: async () => (await state()).ping(),
@@ -137,6 +206,7 @@ export async function syncDeps(s: Services, log: Logger = silentLogger): Promise
     bus: s.bus(),
     source: (id) => s.source(id),
     target: (id) => s.target(id),
+    recentDefinition: (id) => s.recentDefinition(id),
     log,
     now: () => new Date(),
     faultPoint: s.faultPoint,

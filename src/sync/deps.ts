@@ -2,7 +2,7 @@ import type { Logger } from '../core/ports/logger';
 import type { ListTarget } from '../core/ports/list-target';
 import type { MessageBus } from '../core/ports/bus';
 import type { SourceDatabase } from '../core/ports/source';
-import type { StateStore } from '../core/ports/state';
+import type { StateStore, StoredDefinition } from '../core/ports/state';
 
 /** What the use cases need, handed in by the composition root (ports only, no adapters). */
 export interface SyncDeps {
@@ -12,6 +12,11 @@ export interface SyncDeps {
   source(connectionId: string): Promise<SourceDatabase>;
   /** The list target behind a SharePoint connection id (one limiter per tenant). */
   target(connectionId: string): Promise<ListTarget>;
+  /**
+   * The definition for the write path, which reads it per message: the host may answer from a
+   * record read a few seconds ago (composition.ts, `CONFIG_REUSE_MS`). Absent: read from `state`.
+   */
+  recentDefinition?(id: string): Promise<StoredDefinition | null>;
   log: Logger;
   now(): Date;
   settings: SyncSettings;

@@ -31,23 +31,50 @@ export function handleWriteBatch(deps: SyncDeps, msg: WriteBatchMessage): Promis
 
 async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void> {
   const { state } = deps;
-  const stored = await state.getDefinition(msg.definitionId);
+  // A message of creates only (a load) names rows the planner found no ledger entry for: their
+  // pending entries are inserted where still absent instead of read first (below).
+  const createsOnly = msg.ops.every((o) => o.kind === 'create');
+  // Independent reads at once: a message's state round trips come before its Graph writes.
+  const [stored, run, ledgerRead] = await Promise.all([
+    deps.recentDefinition ? deps.recentDefinition(msg.definitionId) : state.getDefinition(msg.definitionId),
+    state.getRun(msg.runId),
+    createsOnly ? undefined : state.getLedger(msg.definitionId, msg.ops.map((o) => o.identityHash)),
+  ]);
   if (!stored) {
     deps.log.warn('write batch for an unknown definition dropped', { definitionId: msg.definitionId, batchId: msg.batchId });
     return;
   }
-  const run = await state.getRun(msg.runId);
   if (run && !isRunLive(run)) {
     deps.log.info('write batch of a run that is no longer live dropped', { runId: msg.runId, batchId: msg.batchId, status: run.status });
     return;
   }
   const def = stored.definition;
   const target = await deps.target(def.target.connectionId);
-  const ledger = await state.getLedger(def.id, msg.ops.map((o) => o.identityHash));
   // The run's start orders the writes for one row: an op planned before the ledger's last write is no longer current.
   const plannedAt = run?.startedAt ?? null;
-  const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
   const now = () => deps.now().toISOString();
+  const pendingEntry = (o: WriteOpMessage): LedgerEntry => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, sourceReadAt: plannedAt, updatedAt: now() });
+  // The version each op's final ledger write is conditional on: what this writer last saw or wrote.
+  const versions = new Map<string, string>();
+  // Creates whose pending entry this delivery inserted where there was none: nothing earlier to adopt or remove.
+  const fresh = new Set<string>();
+  let ledger: ReadonlyMap<string, LedgerEntry>;
+  if (ledgerRead) {
+    ledger = ledgerRead;
+  } else {
+    // Insert-if-absent (ifMatch null) is the same conditional write as the pending write below
+    // after a read that found nothing; an entry that exists (a redelivery, a row written
+    // meanwhile) makes its insert lose, and only those rows are read and go the general way.
+    const written = await state.putLedgerIfMatch(msg.ops.map((o) => ({ entry: pendingEntry(o), ifMatch: null })));
+    for (const [hash, etag] of written) {
+      versions.set(hash, etag);
+      fresh.add(hash);
+    }
+    const taken = msg.ops.map((o) => o.identityHash).filter((hash) => !fresh.has(hash));
+    ledger = taken.length ? await state.getLedger(def.id, taken) : new Map();
+  }
+  for (const [hash, e] of ledger) if (e.etag !== undefined) versions.set(hash, e.etag);
+  const todo = opsStillToDo(msg, ledger).filter((op) => !isSuperseded(ledger.get(op.identityHash), plannedAt));
 
   // Creates: ops for rows without an item yet. A pending one may have made its item already.
   const creates = todo.filter((o) => o.kind === 'create' || (o.kind === 'update' && !ledger.get(o.identityHash)?.itemId));
@@ -59,11 +86,7 @@ async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void>
   } catch (error) {
     return settleCallError(deps, stored, QUEUES.writes, { ...msg, ops: todo }, msg.listId, error);
   }
-  const pendingEntries: LedgerEntry[] = creates
-    .filter((o) => !adoptedBefore.has(o.identityHash))
-    .map((o) => ({ definitionId: def.id, identityHash: o.identityHash, listId: msg.listId, itemId: null, contentHash: o.contentHash, state: 'pending', movedFrom: null, sourceReadAt: plannedAt, updatedAt: now() }));
-  // The version each op's final ledger write is conditional on: what this writer last saw or wrote.
-  const versions = new Map([...ledger].flatMap(([hash, e]) => (e.etag === undefined ? [] : [[hash, e.etag] as const])));
+  const pendingEntries: LedgerEntry[] = creates.filter((o) => !adoptedBefore.has(o.identityHash) && !fresh.has(o.identityHash)).map(pendingEntry);
   if (pendingEntries.length) {
     const written = await state.putLedgerIfMatch(pendingEntries.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })));
     // Another writer got to one of these rows since we read it: nothing is sent yet, so start over.
@@ -94,7 +117,7 @@ async function writeBatch(deps: SyncDeps, msg: WriteBatchMessage): Promise<void>
   }
   results = await deleteMovedFromItems(target, msg.siteId, todo, ledger, results);
   await deps.faultPoint?.('write:after-graph');
-  await applyResults(deps, stored, msg, { todo, graphOps, results, versions, plannedAt });
+  await applyResults(deps, stored, msg, target, { todo, graphOps, results, versions, plannedAt });
 }
 
 /** The fields an update of the ledger's own item sends: the changed ones when the planner knew them. */
@@ -178,7 +201,7 @@ interface BatchWrites {
   plannedAt: string | null;
 }
 
-async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, batch: BatchWrites): Promise<void> {
+async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: WriteBatchMessage, target: ListTarget, batch: BatchWrites): Promise<void> {
   const { state } = deps;
   const { todo, graphOps, results, versions, plannedAt } = batch;
   const def = stored.definition;
@@ -218,7 +241,7 @@ async function applyResults(deps: SyncDeps, stored: StoredDefinition, msg: Write
   // What succeeded is recorded whatever happens next; a redelivery skips it.
   if (synced.length) {
     const { strays } = await recordWrites(state, synced.map((entry) => ({ entry, ifMatch: versions.get(entry.identityHash) ?? null })), () => deps.now().toISOString());
-    await deleteStrays(deps, await deps.target(def.target.connectionId), msg.siteId, strays);
+    await deleteStrays(deps, target, msg.siteId, strays);
   }
   if (removed.length) await state.deleteLedger(def.id, removed);
   await deps.faultPoint?.('write:after-synced');
