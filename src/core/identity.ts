@@ -11,8 +11,10 @@ export type KeyHint = 'decimal' | 'uuid' | 'text' | 'other';
  * SHA-256 in hex. `crypto.hash` (Node ≥ 20.12) hashes in one call without a Hash object; this
  * runs two or three times for every row planned. Older Node falls back to createHash (same digest).
  */
+// Looked up, not imported by name: the console's build maps node:crypto to a createHash-only shim.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 const sha256: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+  typeof oneShot === 'function' ? (text) => oneShot('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Canonical decimal text: no exponent, no trailing fractional zeros, no "-0". */
 export function canonicalDecimal(text: string): string {

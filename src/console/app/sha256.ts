@@ -59,3 +59,6 @@ export function createHash(algorithm: 'sha256') {
   };
   return hash;
 }
+
+/** Node's one-shot `crypto.hash` has no browser counterpart here: identity.ts then falls back to `createHash`. */
+export const hash = undefined;
