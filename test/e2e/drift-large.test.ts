@@ -1,6 +1,6 @@
 import { differencesPage, requestDriftCheck, summaryOf } from '../../src/sync/drift';
 import { seedInStep } from '../support/drift-seed';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, stateStoreSettings, type Stack } from '../support/stack';
 
 /** A quick check of a list past SharePoint's 5,000-item list view threshold (DESIGN §7). */
 describe('drift check of a large list (local host stack)', () => {
@@ -10,7 +10,7 @@ describe('drift check of a large list (local host stack)', () => {
 
   beforeAll(async () => {
     // The PostgreSQL state store: Azurite's Table emulation takes most of a minute for a ledger this size.
-    stack = await startStack({ settings: { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_drift_large_${Math.random().toString(36).slice(2, 8)}` } });
+    stack = await startStack({ settings: stateStoreSettings('postgres', 'e2e_drift_large') });
     const table = `"${stack.schema}".big`;
     await stack.pg.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, customer text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await stack.addDefinition({

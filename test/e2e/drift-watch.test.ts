@@ -6,7 +6,7 @@ import { DriftCheck } from '../../src/sync/drift/check';
 import { DifferenceWriter } from '../../src/sync/drift/differences';
 import { requestDriftWatch } from '../../src/sync/drift/watch';
 import { runScheduler } from '../../src/sync/scheduler';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, stateStoreSettings, type Stack } from '../support/stack';
 import { graphAsPerson } from '../support/tamper';
 
 /**
@@ -47,7 +47,7 @@ describe('drift watch (local host stack)', () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack({ settings: { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_watch_${Math.random().toString(36).slice(2, 8)}` } });
+    stack = await startStack({ settings: stateStoreSettings('postgres', 'e2e_watch') });
     await stack.pg.query(`CREATE TABLE ${table()} (id integer PRIMARY KEY, customer text NOT NULL, amount numeric(10,2) NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await stack.pg.query(`INSERT INTO ${table()} (id, customer, amount) SELECT g, 'Customer ' || g, g FROM generate_series(1, 20) g`);
     await stack.addDefinition({

@@ -4,14 +4,14 @@ import { shardList } from '../../src/core/sharding';
 import type { ResolvedMapping } from '../../src/core/mapping';
 import { differencesPage, requestDriftCheck, requestRepair, summaryOf, type Difference, type DriftMode, type DriftSummary, type RepairAction } from '../../src/sync/drift';
 import { assertInvariant } from '../support/invariant';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, stateStoreSettings, type Stack } from '../support/stack';
 import { graphAsPerson } from '../support/tamper';
 
 /**
  * Drift on the local host stack: people tamper with the lists through Graph itself (the
  * emulator over HTTP), a check finds exactly that, kind by kind, and repairs put it right.
  */
-describe.each(['table', 'postgres'])('drift check and repair (local host stack, %s state store)', (stateStore) => {
+describe.each(['table', 'postgres'] as const)('drift check and repair (local host stack, %s state store)', (stateStore) => {
   let stack: Stack;
   const definitionId = 'drift';
   const table = () => `"${stack.schema}".orders`;
@@ -83,9 +83,7 @@ describe.each(['table', 'postgres'])('drift check and repair (local host stack, 
   };
 
   beforeAll(async () => {
-    const settings: Record<string, string> =
-      stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_drift_${Math.random().toString(36).slice(2, 8)}` } : {};
-    stack = await startStack({ settings });
+    stack = await startStack({ settings: stateStoreSettings(stateStore, 'e2e_drift') });
     await stack.pg.query(`CREATE TABLE ${table()} (id integer PRIMARY KEY, customer text NOT NULL, amount numeric(10,2) NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await stack.pg.query(`INSERT INTO ${table()} (id, customer, amount) SELECT g, 'Customer ' || g, g * 1.5 FROM generate_series(1, 40) g`);
     await stack.addDefinition({

@@ -1,4 +1,4 @@
-import { startStack, type Stack } from '../support/stack';
+import { startStack, stateStoreSettings, type Stack } from '../support/stack';
 import { retryFailures } from '../../src/sync/failures';
 import { assertInvariant } from '../support/invariant';
 import { graphAsPerson } from '../support/tamper';
@@ -13,15 +13,13 @@ import { DEFAULT_SYNC_SETTINGS } from '../../src/sync/deps';
 // Whole runs through Azurite's table emulation take tens of seconds on a loaded 2-core machine;
 // a jest timeout is no behaviour bound, so give each run room rather than fail on a slow host.
 jest.setTimeout(120_000);
-describe.each(['table', 'postgres'])('push sync end to end (local host stack, %s state store)', (stateStore) => {
+describe.each(['table', 'postgres'] as const)('push sync end to end (local host stack, %s state store)', (stateStore) => {
   let stack: Stack;
   const definitionId = 'orders';
   const table = () => `"${stack.schema}".orders`;
 
   beforeAll(async () => {
-    const settings: Record<string, string> =
-      stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_state_${Math.random().toString(36).slice(2, 8)}` } : {};
-    stack = await startStack({ settings });
+    stack = await startStack({ settings: stateStoreSettings(stateStore, 'e2e_state') });
     await stack.pg.query(`
       CREATE TABLE ${table()} (
         id integer PRIMARY KEY,

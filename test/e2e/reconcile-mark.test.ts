@@ -1,7 +1,7 @@
 import type { SourceDatabase } from '../../src/core/ports/source';
 import { requestDriftCheck, requestRepair } from '../../src/sync/drift';
 import { assertInvariant } from '../support/invariant';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, stateStoreSettings, type Stack } from '../support/stack';
 
 /**
  * Delete reconciliation with the reconcile mark (src/sync/plan/reconcile-mark.ts), end to end on
@@ -11,7 +11,7 @@ import { startStack, type Stack } from '../support/stack';
  * mark brings the compare back, and deleted rows are always deleted.
  */
 jest.setTimeout(120_000);
-describe.each(['table', 'postgres'])('reconcile mark (local host stack, %s state store)', (stateStore) => {
+describe.each(['table', 'postgres'] as const)('reconcile mark (local host stack, %s state store)', (stateStore) => {
   let stack: Stack;
   const id = 'marked';
   const table = () => `"${stack.schema}".marked`;
@@ -22,9 +22,7 @@ describe.each(['table', 'postgres'])('reconcile mark (local host stack, %s state
   let beforeEndDigest: (() => Promise<unknown>) | null = null;
 
   beforeAll(async () => {
-    const settings: Record<string, string> =
-      stateStore === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `e2e_state_${Math.random().toString(36).slice(2, 8)}` } : {};
-    stack = await startStack({ settings });
+    stack = await startStack({ settings: stateStoreSettings(stateStore, 'e2e_state') });
     // Every key stream (the compare) and every key digest the handlers read is counted.
     stack.rewire({
       source: async (connectionId) => {

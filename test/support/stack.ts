@@ -51,6 +51,11 @@ export interface StackOptions {
   scheduler?: boolean;
 }
 
+/** Stack settings for a state store: Table Storage on the stack's Azurite (none needed), or PostgreSQL in a fresh schema named `<prefix>_<random>`. */
+export function stateStoreSettings(store: 'table' | 'postgres', schemaPrefix: string): Record<string, string> {
+  return store === 'postgres' ? { STATE_STORE: 'postgres', STATE_SQL_URL: process.env.TEST_PG_URL!, STATE_SQL_SCHEMA: `${schemaPrefix}_${Math.random().toString(36).slice(2, 8)}` } : {};
+}
+
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const id = `e${Math.random().toString(36).slice(2, 8)}`;
   // Each stack has its own Azurite: queue names are fixed (Bicep names them), so two test files

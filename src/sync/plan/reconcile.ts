@@ -60,9 +60,8 @@ export async function forEachOrphanPage(
   const maxHeld = opts.maxHeldPerPass ?? MAX_HELD_PER_PASS;
   const pageSize = opts.orphanPageSize ?? ORPHAN_PAGE_SIZE;
   if (opts.sourceRows !== undefined && opts.sourceRows <= maxHeld && groupSize >= DIGEST_BUCKETS) {
-    const every = Array.from({ length: DIGEST_BUCKETS }, (_, b) => b);
     const stats: ReconcileStats = { differingBuckets: DIGEST_BUCKETS, heldSourceIdentities: 0, heldLedgerEntries: 0, passes: 0 };
-    await compareGroups([every], sourceKeys, ledger, identityOf, onOrphans, pageSize, stats);
+    await compareGroups([null], sourceKeys, ledger, identityOf, onOrphans, pageSize, stats);
     return stats;
   }
   const sourceDigests = new BucketDigests();
@@ -90,9 +89,9 @@ export async function forEachOrphanPage(
   return stats;
 }
 
-/** One exact pass of both sides per group of buckets: the group's source identities are held, the ledger streamed past them. */
+/** One exact pass of both sides per group of buckets (null: every bucket): the group's source identities are held, the ledger streamed past them. */
 async function compareGroups(
-  groups: number[][],
+  groups: Array<number[] | null>,
   sourceKeys: () => AsyncIterable<Row[]>,
   ledger: () => AsyncIterable<LedgerEntry[]>,
   identityOf: (k: Row) => string,
@@ -101,13 +100,14 @@ async function compareGroups(
   stats: ReconcileStats,
 ): Promise<void> {
   for (const buckets of groups) {
-    const group = new Set(buckets);
+    const group = buckets && new Set(buckets);
+    const inGroup = (identity: string) => group === null || group.has(bucketOf(identity));
     stats.passes++;
     const present = new IdentitySet();
     for await (const keys of sourceKeys()) {
       for (const k of keys) {
         const identity = identityOf(k);
-        if (group.has(bucketOf(identity))) present.add(identity);
+        if (inGroup(identity)) present.add(identity);
       }
     }
     stats.heldSourceIdentities = Math.max(stats.heldSourceIdentities, present.size);
@@ -125,7 +125,7 @@ async function compareGroups(
     for await (const entries of ledger()) {
       for (const e of entries) {
         position++;
-        if (group.has(bucketOf(e.identityHash)) && !present.has(e.identityHash)) {
+        if (inGroup(e.identityHash) && !present.has(e.identityHash)) {
           orphans.push(e);
           positions.push(position);
         }
