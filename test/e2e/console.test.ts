@@ -77,6 +77,35 @@ describe('the admin console in Chromium', () => {
     expect(await page.evaluate<string | null>("sessionStorage.getItem('sync-console.functionKey')")).toBe(KEY);
   }, 60_000);
 
+  it('keeps what the admin typed into a new connection form while the connection lists are still loading', async () => {
+    // The lists are held back, as on a slow network, until the admin has typed into both forms.
+    const held: Array<() => void> = [];
+    const hold = (pattern: RegExp) =>
+      page.route(pattern, (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        held.push(() => void route.continue());
+      });
+    await hold(/\/api\/sources$/);
+    await hold(/\/api\/sharepoint$/);
+    try {
+      await page.getByRole('link', { name: 'Connections' }).click();
+      const source = page.getByRole('form', { name: 'New source connection' });
+      const sp = page.getByRole('form', { name: 'New SharePoint connection' });
+      await source.getByLabel('Connection id', { exact: true }).fill('typed-early');
+      await source.getByLabel('Host', { exact: true }).fill('db.example');
+      await sp.getByLabel('SharePoint connection id', { exact: true }).fill('sp-typed-early');
+      expect(held.length).toBe(2);
+      for (const release of held) release();
+      await page.getByRole('table', { name: 'Source connections' }).waitFor();
+      await page.getByRole('table', { name: 'SharePoint connections' }).waitFor();
+      expect(await source.getByLabel('Connection id', { exact: true }).inputValue()).toBe('typed-early');
+      expect(await source.getByLabel('Host', { exact: true }).inputValue()).toBe('db.example');
+      expect(await sp.getByLabel('SharePoint connection id', { exact: true }).inputValue()).toBe('sp-typed-early');
+    } finally {
+      await page.unrouteAll();
+    }
+  }, 60_000);
+
   it('creates and tests a SQL source and a SharePoint connection, and browses the site', async () => {
     await page.getByRole('link', { name: 'Connections' }).click();
     const url = new URL(process.env.TEST_PG_URL!);

@@ -17,7 +17,7 @@ function SourceForm({ initial, onSaved }: { initial?: SourceInput; onSaved(): vo
     () => (editing ? api.call('sourcesReplace', 'PUT', `sources/${encodeURIComponent(source.id)}`, source) : api.call('sourcesCreate', 'POST', 'sources', source)),
     () => `source connection ${source.id} saved`,
   );
-  const set = (patch: Partial<SourceInput>) => setSource({ ...source, ...patch });
+  const set = (patch: Partial<SourceInput>) => setSource((current) => ({ ...current, ...patch }));
   return (
     <form class="card" aria-label={editing ? `Edit source ${source.id}` : 'New source connection'} onSubmit={(e) => e.preventDefault()}>
       <h3>{editing ? `Edit source ${source.id}` : 'New source connection'}</h3>
@@ -69,6 +69,9 @@ function SourcesSection() {
   const { api, canChange } = useConsole();
   const sources = useLoad(() => api.call('sourcesList', 'GET', 'sources'), []);
   const [editing, setEditing] = useState<string | null>(null);
+  // A fresh form after each save; keyed by saves, never by the list, so the list arriving while
+  // the admin types does not remount the form and wipe what was typed.
+  const [saves, setSaves] = useState(0);
   return (
     <Section title="SQL sources">
       {sources.error ? <ErrorMessage error={sources.error} /> : !sources.data ? <Loading what="sources" /> : null}
@@ -103,7 +106,15 @@ function SourcesSection() {
           }}
         />
       ) : (
-        canChange && <SourceForm key={sources.data?.items.length ?? 0} onSaved={sources.reload} />
+        canChange && (
+          <SourceForm
+            key={saves}
+            onSaved={() => {
+              setSaves((n) => n + 1);
+              sources.reload();
+            }}
+          />
+        )
       )}
     </Section>
   );
@@ -113,7 +124,7 @@ function SharePointForm({ onSaved }: { onSaved(): void }) {
   const { api } = useConsole();
   const [connection, setConnection] = useState<SharePointInput>({ id: '', tenantId: '', clientId: '', auth: { kind: 'managedIdentity' } });
   const save = useAction(() => api.call('sharepointCreate', 'POST', 'sharepoint', connection), () => `SharePoint connection ${connection.id} saved`);
-  const set = (patch: Partial<SharePointInput>) => setConnection({ ...connection, ...patch });
+  const set = (patch: Partial<SharePointInput>) => setConnection((current) => ({ ...current, ...patch }));
   return (
     <form class="card" aria-label="New SharePoint connection" onSubmit={(e) => e.preventDefault()}>
       <h3>New SharePoint connection</h3>
@@ -191,6 +202,7 @@ function SiteBrowser({ connectionId }: { connectionId: string }) {
 function SharePointSection() {
   const { api, canChange } = useConsole();
   const connections = useLoad(() => api.call('sharepointList', 'GET', 'sharepoint'), []);
+  const [saves, setSaves] = useState(0);
   return (
     <Section title="SharePoint connections">
       {connections.error ? <ErrorMessage error={connections.error} /> : !connections.data ? <Loading what="SharePoint connections" /> : null}
@@ -206,7 +218,15 @@ function SharePointSection() {
         </DataTable>
       )}
       {connections.data?.items.map((c) => <SiteBrowser key={c.id} connectionId={c.id} />)}
-      {canChange && <SharePointForm key={connections.data?.items.length ?? 0} onSaved={connections.reload} />}
+      {canChange && (
+        <SharePointForm
+          key={saves}
+          onSaved={() => {
+            setSaves((n) => n + 1);
+            connections.reload();
+          }}
+        />
+      )}
     </Section>
   );
 }
