@@ -24,16 +24,35 @@ export interface AzuriteHandle extends RunningService {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct free ports: all are held open together before any is released, so the
+ * kernel cannot hand the same port out twice within one call.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      server.unref();
+      servers.push(server);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            resolve(typeof address === 'object' && address ? address.port : 0);
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 export async function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
@@ -84,18 +103,29 @@ export function storageConnectionString(tablePort: number, queuePort: number, ho
 }
 
 export async function startAzurite(opts: { tablePort?: number; queuePort?: number; location?: string } = {}): Promise<AzuriteHandle> {
-  const tablePort = opts.tablePort ?? (await freePort());
-  const queuePort = opts.queuePort ?? (await freePort());
-  const blobPort = await freePort();
+  // Ports picked here are free when picked, but another process starting at the same moment can
+  // take one before Azurite binds it; with picked ports a lost race is retried on fresh ones.
+  const pinned = opts.tablePort !== undefined || opts.queuePort !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    const [tablePort, queuePort, blobPort] = await freePorts(3);
+    try {
+      return await startAzuriteOn(opts.tablePort ?? tablePort!, opts.queuePort ?? queuePort!, blobPort!, opts.location);
+    } catch (error) {
+      if (pinned || attempt >= 3 || !/EADDRINUSE|already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startAzuriteOn(tablePort: number, queuePort: number, blobPort: number, location: string | undefined): Promise<AzuriteHandle> {
   for (const port of [tablePort, queuePort]) {
     if (await isPortOpen(port)) throw new Error(`port ${port} is already in use; Azurite cannot start there`);
   }
   const bin = require.resolve('azurite/dist/src/azurite.js');
   const args = [bin, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--loose'];
   args.push('--tablePort', String(tablePort), '--queuePort', String(queuePort), '--blobPort', String(blobPort));
-  if (opts.location) {
-    mkdirSync(opts.location, { recursive: true });
-    args.push('--location', path.resolve(opts.location));
+  if (location) {
+    mkdirSync(location, { recursive: true });
+    args.push('--location', path.resolve(location));
   } else {
     args.push('--inMemoryPersistence');
   }
@@ -105,6 +135,8 @@ export async function startAzurite(opts: { tablePort?: number; queuePort?: numbe
   try {
     await waitForPort(tablePort, child, 'Azurite');
     await waitForPort(queuePort, child, 'Azurite');
+    // An open port is not proof that it is ours: a process that won the race for it answers too.
+    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode} after its ports opened`);
   } catch (error) {
     await stopChild(child);
     throw new Error(`${(error as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
