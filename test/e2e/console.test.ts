@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { runLeaseName } from '../../src/sync/deps';
 import { startStack, type Stack } from '../support/stack';
 import { buildConsole, expectAccessible, launchChromium, screenshot, tabTo } from './console-browser';
@@ -57,7 +57,11 @@ describe('the admin console in Chromium', () => {
   }
 
   async function runAndWait(button: string, finished: RegExp) {
+    const accepted = page.waitForResponse((r) => r.request().method() === 'POST' && /\/api\/definitions\/[^/]+\/runs$/.test(new URL(r.url()).pathname));
     await page.getByRole('button', { name: button, exact: true }).click();
+    const { runId } = (await (await accepted).json()) as { runId: string };
+    // Follow the run this click started: until the API accepts it, the panel still shows the last one.
+    await page.getByRole('heading', { name: `Run ${runId}`, exact: true }).waitFor();
     await page.getByRole('progressbar').waitFor();
     await expectAccessible(page, `run in progress (${button})`);
     await status().getByText(finished).waitFor({ timeout: 60_000 });
@@ -80,13 +84,12 @@ describe('the admin console in Chromium', () => {
   it('keeps what the admin typed into a new connection form while the connection lists are still loading', async () => {
     // The lists are held back, as on a slow network, until the admin has typed into both forms.
     const held: Array<() => void> = [];
-    const hold = (pattern: RegExp) =>
-      page.route(pattern, (route) => {
-        if (route.request().method() !== 'GET') return route.continue();
-        held.push(() => void route.continue());
-      });
-    await hold(/\/api\/sources$/);
-    await hold(/\/api\/sharepoint$/);
+    const lists = /\/api\/(sources|sharepoint)$/;
+    const hold = (route: Route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      held.push(() => void route.continue());
+    };
+    await page.route(lists, hold);
     try {
       await page.getByRole('link', { name: 'Connections' }).click();
       const source = page.getByRole('form', { name: 'New source connection' });
@@ -102,7 +105,7 @@ describe('the admin console in Chromium', () => {
       expect(await source.getByLabel('Host', { exact: true }).inputValue()).toBe('db.example');
       expect(await sp.getByLabel('SharePoint connection id', { exact: true }).inputValue()).toBe('sp-typed-early');
     } finally {
-      await page.unrouteAll();
+      await page.unroute(lists, hold);
     }
   }, 60_000);
 
