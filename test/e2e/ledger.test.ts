@@ -151,8 +151,11 @@ describe('overlapping batches for one row (local host stack)', () => {
       const entry = (await stack.state.getLedger(id, [row.identity])).get(row.identity)!;
       return { definitionId: id, runId, batchId: `${runId}:w0`, siteId: stack.siteId, listId, ops: [{ identityHash: row.identity, kind: 'update', itemId: entry.itemId!, fields: row.fields, contentHash: row.contentHash, key: row.key }] };
     }
-    /** A running run started at `startedAt`, with one write batch creating row `key` (already in the table). */
-    /** The batch a run that read row `key` sends for its create. That run saw the row in the source's key set, and its reconcile mark (if any) says so. */
+    /**
+     * A running run started at `startedAt`, with one write batch creating row `key` (already in
+     * the table). That run read the row, so it saw it in the source's key set, and the reconcile
+     * mark (if any) says so.
+     */
     async function createBatchOf(runId: string, startedAt: string, key: number): Promise<WriteBatchMessage> {
       await stack.state.createRun({ runId, definitionId: id, mode: 'incremental', trigger: 'manual', status: 'running', startedAt, counts: emptyRunCounts(), batchesExpected: 1, batchesSettled: 0 });
       const mark = await stack.state.getReconcileMark(id);

@@ -98,19 +98,15 @@ export async function planRun(deps: SyncDeps, storedAtStart: StoredDefinition, m
   // A pass that began on an empty ledger (the first load) does not count: a row it read and that
   // was deleted since is found by the next reconciling pass, instead of this one re-reading both
   // sides while its own writers are still filling the ledger.
-  let reconciled = false;
-  let reconcileSkipped = false;
   const rebuild = stored.rebuild;
   const digestAtStart = startDigest ? await startDigest : null;
   const holds = markHolds(storedMark, digestAtStart, markFacts, deps.now());
   let basis: RunFacts['basis'] = holds ? { kind: 'mark', mark: storedMark } : ledgerWasEmpty ? { kind: 'emptyLedger' } : null;
   let orphanCount = 0;
-  if (progress.passDone && (rebuild || (reconciling && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))))) {
-    reconciled = true;
-  }
+  const reconciled = progress.passDone && Boolean(rebuild || (reconciling && !ledgerWasEmpty && (msg.mode === 'full' || (await reconcileDue(deps, def, dryRun)))));
   // The key set has not changed since the ledger was known to hold no orphan: the compare would find none (reconcile-mark.ts). A `full` run compares all the same.
-  if (reconciled && !rebuild && holds && msg.mode !== 'full') reconcileSkipped = true;
-  else if (reconciled) {
+  const reconcileSkipped = reconciled && !rebuild && holds && msg.mode !== 'full';
+  if (reconciled && !reconcileSkipped) {
     // Orphans come a page at a time and are fanned out as they come, so none are held.
     await forEachOrphanPage(() => source.streamKeys(def.table, mapping.key, RECONCILE_KEY_PAGE_SIZE), () => state.scanLedger(def.id, RECONCILE_KEY_PAGE_SIZE), mapping, async (orphans) => {
       orphanCount += orphans.length;

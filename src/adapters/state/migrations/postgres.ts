@@ -261,7 +261,8 @@ CREATE TABLE ${s}.run_plan_pages (
   PRIMARY KEY (run_id, list_name, op, page_no)
 );
 `,
-  },  {
+  },
+  {
     version: 12,
     name: 'reconcile mark',
     sql: (s) => `
